@@ -1,0 +1,1 @@
+"""Build stage: Django classes (models, admin, URLs) from solution specs."""

@@ -1,0 +1,216 @@
+"""Build real Django model classes from entity specs.
+
+Models are built into an ``Apps`` registry of their own (one per built version, or per
+migration state), so a new version is built beside the one serving requests; the registry
+swaps them into Django's app registry in one step (see ``engine.registry``).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+
+from django.apps.registry import Apps
+from django.contrib.auth import get_user_model
+from django.core import validators
+from django.db import models
+from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import get_language
+
+from ..fieldtypes import PHONE_RE, FieldType, parse_value
+from ..spec import USER
+
+APP_LABEL = "cabinet"
+ON_DELETE = {"cascade": models.CASCADE, "protect": models.PROTECT, "set_null": models.SET_NULL,
+             "restrict": models.RESTRICT}
+
+
+def translated(label, default_language):
+    """Return a lazy string that renders ``label`` in the language active when it is shown."""
+    return lazy(lambda: label.get(get_language(), default_language), str)()
+
+
+class Constant:
+    """A callable default that hands out a fresh copy of a JSON value."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __call__(self):
+        return copy.deepcopy(self.value)
+
+    def __eq__(self, other):
+        return isinstance(other, Constant) and other.value == self.value
+
+    def __hash__(self):
+        return hash(repr(self.value))
+
+
+def nullable(f):
+    """Whether the column of ``f`` accepts NULL: optional fields, except texts that are not unique."""
+    if f.required or f.type is FieldType.REFS:
+        return False
+    if f.type.is_textual and not f.unique:
+        return False  # blank texts store '' as Django does
+    return True
+
+
+def default_of(f):
+    """The Django default for ``f`` (a value or a callable), or NOT_PROVIDED."""
+    if not f.has_default or f.default is None:
+        return models.NOT_PROVIDED
+    if f.type is FieldType.JSON:
+        return Constant(f.default)
+    value = parse_value(f.type, f.default, f.choice_values)
+    if value == "now":
+        return timezone.now
+    if value == "today":
+        return timezone.localdate
+    return value
+
+
+def index_name(entity_name, fields, unique):
+    """A stable index name under 30 characters, unique per entity and field list."""
+    digest = hashlib.sha1(f"{entity_name}:{','.join(fields)}:{unique}".encode()).hexdigest()[:8]  # noqa: S324
+    stem = f"{entity_name[:10]}_{'_'.join(fields)[:8]}".rstrip("_")
+    return f"{stem}_{'u' if unique else 'i'}{digest}"
+
+
+def _common(f, lang):
+    kwargs = {
+        "verbose_name": translated(f.label, lang),
+        "help_text": translated(f.help, lang) if f.help.texts else "",
+        "null": nullable(f),
+        "blank": not f.required,
+        "unique": f.unique,
+        "db_index": f.index,
+        "db_column": f.column if f.type is not FieldType.REF else None,
+    }
+    default = default_of(f)
+    if default is not models.NOT_PROVIDED:
+        kwargs["default"] = default
+    return kwargs
+
+
+def _length_validators(f):
+    found = []
+    if f.min_length:
+        found.append(validators.MinLengthValidator(f.min_length))
+    if f.max_length and f.type.info.storage == "text":
+        found.append(validators.MaxLengthValidator(f.max_length))
+    return found
+
+
+def _range_validators(f):
+    found = []
+    if f.min_value is not None:
+        found.append(validators.MinValueValidator(f.min_value))
+    if f.max_value is not None:
+        found.append(validators.MaxValueValidator(f.max_value))
+    return found
+
+
+def make_field(entity, f, targets, lang):
+    """Build the Django field for field spec ``f`` of ``entity``; ``targets`` maps entity names to specs."""
+    kw = _common(f, lang)
+    t = f.type
+    if t in (FieldType.STRING, FieldType.PHONE):
+        extra = [validators.RegexValidator(PHONE_RE, "Enter a valid phone number.")] if t is FieldType.PHONE else []
+        return models.CharField(max_length=f.storage_length, validators=_length_validators(f) + extra, **kw)
+    if t in (FieldType.TEXT, FieldType.MARKDOWN):
+        return models.TextField(validators=_length_validators(f), **kw)
+    if t is FieldType.EMAIL:
+        return models.EmailField(max_length=f.storage_length, **kw)
+    if t is FieldType.URL:
+        return models.URLField(max_length=f.storage_length, **kw)
+    if t is FieldType.CHOICE:
+        choices = [(c.value, translated(c.label, lang)) for c in f.choices]
+        return models.CharField(max_length=f.storage_length, choices=choices, **kw)
+    if t is FieldType.INTEGER:
+        return models.BigIntegerField(validators=_range_validators(f), **kw)
+    if t in (FieldType.DECIMAL, FieldType.MONEY):
+        return models.DecimalField(max_digits=f.max_digits, decimal_places=f.decimal_places,
+                                   validators=_range_validators(f), **kw)
+    if t is FieldType.BOOLEAN:
+        kw.setdefault("default", False)
+        kw["null"] = False
+        return models.BooleanField(**kw)
+    simple = {FieldType.DATE: models.DateField, FieldType.DATETIME: models.DateTimeField,
+              FieldType.TIME: models.TimeField, FieldType.JSON: models.JSONField}
+    if t in simple:
+        return simple[t](**kw)
+    if t in (FieldType.IMAGE, FieldType.FILE):
+        cls = models.ImageField if t is FieldType.IMAGE else models.FileField
+        return cls(upload_to=f"{entity.name}/{f.name}/%Y/%m/", max_length=f.storage_length, **kw)
+    # A lazy "app.Model" reference resolves inside this build's own registry, in any order.
+    target = get_user_model() if f.to == USER else f"{APP_LABEL}.{targets[f.to].class_name}"
+    related = f"cabinet_{entity.name}_{f.name}+" if f.to == USER else f"{entity.name}_by_{f.name}"
+    if t is FieldType.REF:
+        kw.pop("db_column")
+        return models.ForeignKey(target, on_delete=ON_DELETE[f.on_delete], related_name=related,
+                                 related_query_name=related.rstrip("+"), **kw)
+    for key in ("null", "unique", "db_index", "db_column", "default"):
+        kw.pop(key, None)
+    return models.ManyToManyField(target, related_name=related, db_table=f"{entity.table}_{f.name}", **kw)
+
+
+def _str_method(title):
+    def __str__(self):
+        if title:
+            value = getattr(self, title)
+            if value not in (None, ""):
+                return str(value)
+        return f"{self._meta.verbose_name} #{self.pk}"
+    return __str__
+
+
+def make_meta(entity, apps, lang):
+    indexes = [models.Index(fields=list(ix.fields), name=ix.name or index_name(entity.name, ix.fields, False))
+               for ix in entity.indexes if not ix.unique]
+    constraints = [models.UniqueConstraint(fields=list(ix.fields),
+                                           name=ix.name or index_name(entity.name, ix.fields, True))
+                   for ix in entity.indexes if ix.unique]
+    attrs = {
+        "app_label": APP_LABEL,
+        "apps": apps,
+        "db_table": entity.table,
+        "verbose_name": translated(entity.label, lang),
+        "verbose_name_plural": translated(entity.plural, lang),
+        "ordering": list(entity.ordering) or ["id"],
+        "indexes": indexes,
+        "constraints": constraints,
+    }
+    return type("Meta", (), attrs)
+
+
+def new_apps():
+    """Return an empty model registry that knows the user model, for one build."""
+    apps = Apps(installed_apps=())
+    user = get_user_model()
+    apps.register_model(user._meta.app_label, user)
+    return apps
+
+
+class BuildError(Exception):
+    """The specs could not be built (a reference the checks should have caught)."""
+
+
+def build_models(entities, lang="en", apps=None):
+    """Build one model class per entity spec into ``apps``; return ``{entity name: model}``."""
+    apps = apps or new_apps()
+    specs = {e.name: e for e in entities}
+    built = {}
+    for entity in entities:
+        attrs = {
+            "__module__": f"engine.build.{APP_LABEL}",
+            "Meta": make_meta(entity, apps, lang),
+            "__str__": _str_method(entity.title),
+            "spec": entity,
+        }
+        for f in entity.fields:
+            attrs[f.name] = make_field(entity, f, specs, lang)
+        built[entity.name] = type(entity.class_name, (models.Model,), attrs)
+    if apps._pending_operations:
+        missing = ", ".join(f"{label}.{name}" for label, name in apps._pending_operations)
+        raise BuildError(f"references to models that were not built: {missing}")
+    return built

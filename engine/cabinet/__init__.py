@@ -1,0 +1,1 @@
+"""Placeholder package for the ``cabinet`` app label of generated models."""

@@ -1,0 +1,422 @@
+"""Semantic checks of a solution spec: references, reserved names, constraints and cycles.
+
+Each check adds located problems to a list; all checks run, so one run reports everything.
+"""
+from __future__ import annotations
+
+import keyword
+
+from .errors import Problem
+from .fieldtypes import BadDefault, FieldType, parse_value
+from .spec import ACTIONS, USER
+from .validate import suggest
+
+SQL_RESERVED = frozenset("""
+all analyse analyze and any array as asc asymmetric authorization binary both case cast check collate
+collation column concurrently constraint create cross current_catalog current_date current_role
+current_schema current_time current_timestamp current_user default deferrable desc distinct do else end
+except false fetch for foreign freeze from full grant group having ilike in initially inner intersect into
+is isnull join lateral leading left like limit localtime localtimestamp natural not notnull null offset on
+only or order outer overlaps placing primary references returning right select session_user similar some
+symmetric table tablesample then to trailing true union unique user using variadic verbose when where
+window with
+""".split())
+MODEL_ATTRIBUTES = frozenset("""
+id pk objects save delete clean check full_clean clean_fields validate_unique validate_constraints
+refresh_from_db arefresh_from_db asave adelete serializable_value get_deferred_fields prepare_database_save
+date_error_message unique_error_message get_constraints from_db meta
+""".split())
+SCALAR_TITLE = {FieldType.REFS, FieldType.JSON, FieldType.IMAGE, FieldType.FILE}
+
+
+class Checker:
+    """Run every semantic check on ``spec``, locating problems through ``doc``."""
+
+    def __init__(self, spec, doc):
+        self.spec = spec
+        self.doc = doc
+        self.problems: list[Problem] = []
+        self.entities = {e.name: e for e in spec.entities}
+        self.roles = {r.name for r in spec.roles}
+        self.pages = {p.name for p in spec.pages}
+        self.transitions = {}
+        for wf in spec.workflows:
+            self.transitions.setdefault(wf.entity, set()).update(t.name for t in wf.transitions)
+
+    def add(self, code, message, path, hint="", key=False):
+        self.problems.append(Problem(code, message, self.doc.loc(path, key=key), hint))
+
+    def run(self):
+        self.check_solution()
+        for entity in self.spec.entities:
+            self.check_entity(entity)
+        self.check_required_cycles()
+        for role in self.spec.roles:
+            self.check_role(role)
+        for page in self.spec.pages:
+            self.check_page(page)
+        self.check_workflows()
+        return self.problems
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def known(self, code, kind, name, known, path, key=False):
+        """Report ``name`` unless it is in ``known``; return whether it is known."""
+        if name in known:
+            return True
+        shown = ", ".join(sorted(map(str, known))) or "none"
+        self.add(code, f"'{'.'.join(map(str, path))}' refers to unknown {kind} '{name}'{suggest(name, known)}",
+                 path, f"known {kind}s: {shown}", key=key)
+        return False
+
+    def field_of(self, entity, name, path):
+        fields = entity.field_names
+        if self.known("E202", "field", name, fields, path):
+            return entity.field(name)
+        return None
+
+    def reserved(self, name, path, what, column=None):
+        if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+            reason = "a Python keyword"
+        elif (column or name) in SQL_RESERVED:
+            reason = "an SQL reserved word"
+        elif what == "field" and (name in MODEL_ATTRIBUTES or "__" in name or name.endswith("_")):
+            reason = "used by Django models" if name in MODEL_ATTRIBUTES else "not allowed ('__' or trailing '_')"
+        elif what == "entity" and "__" in name:
+            reason = "not allowed ('__')"
+        else:
+            return
+        self.add("E120", f"{what} name '{name}' at '{'.'.join(path)}' is {reason}", path,
+                 f"choose another name, e.g. '{name.rstrip('_')}_{what}'", key=True)
+
+    def check_labels(self, label, path):
+        langs = set(self.spec.languages)
+        for lang in sorted(label.languages - langs):
+            self.add("E208", f"'{'.'.join(path)}' has a text in '{lang}', which is not among the solution's "
+                     f"languages ({', '.join(self.spec.languages)})", (*path, lang), "add the language to "
+                     "'solution.languages' or remove the text", key=True)
+        if label.languages and len(langs) > 1:
+            for lang in sorted(langs - label.languages):
+                self.add("W002", f"'{'.'.join(path)}' has no text in '{lang}'", path,
+                         "the default language's text is shown instead")
+
+    # --- solution --------------------------------------------------------------------------
+
+    def check_solution(self):
+        spec = self.spec
+        if spec.default_language not in spec.languages:
+            self.add("E208", f"'solution.default_language' is '{spec.default_language}', not one of "
+                     f"'solution.languages' ({', '.join(spec.languages)})", ("solution", "default_language"))
+        self.check_labels(spec.label, ("solution", "label"))
+        for role, page in spec.home:
+            self.known("E203", "role", role, self.roles, ("solution", "home", role), key=True)
+            self.known("E204", "page", page, self.pages, ("solution", "home", role))
+
+    # --- entities --------------------------------------------------------------------------
+
+    def check_entity(self, entity):
+        path = ("entities", entity.name)
+        if entity.name == USER:
+            self.add("E120", "entity name 'user' is reserved for references to the user account", path,
+                     "use 'to: user' in a ref field to point at accounts; name the entity e.g. 'profile'", key=True)
+        else:
+            self.reserved(entity.name, path, "entity")
+        self.check_labels(entity.label, (*path, "label"))
+        for f in entity.fields:
+            self.check_field(entity, f)
+        if entity.title:
+            title = self.field_of(entity, entity.title, (*path, "title"))
+            if title and title.type in SCALAR_TITLE:
+                self.add("E216", f"'{'.'.join(path)}.title' is '{title.name}', a {title.type.value} field",
+                         (*path, "title"), "pick a text, number or date field as the title")
+        for i, name in enumerate(entity.search):
+            f = self.field_of(entity, name, (*path, "search", i))
+            if f and not (f.type.is_textual or f.type is FieldType.CHOICE):
+                self.add("E216", f"'{'.'.join(path)}.search[{i}]' is '{name}', a {f.type.value} field",
+                         (*path, "search", i), "search works on text fields")
+        for i, name in enumerate(entity.ordering):
+            f = self.field_of(entity, name.lstrip("-"), (*path, "ordering", i))
+            if f and f.type is FieldType.REFS:
+                self.add("E216", f"cannot order '{entity.name}' by the many-refs field '{f.name}'",
+                         (*path, "ordering", i))
+        if entity.owner:
+            owner = self.field_of(entity, entity.owner, (*path, "owner"))
+            if owner and not (owner.type is FieldType.REF and owner.to == USER):
+                self.add("E213", f"'{'.'.join(path)}.owner' is '{owner.name}', which is not a reference to the user",
+                         (*path, "owner"), f"declare '{owner.name}: {{type: ref, to: user}}'")
+        for i, ix in enumerate(entity.indexes):
+            for j, name in enumerate(ix.fields):
+                f = self.field_of(entity, name, (*path, "indexes", i, "fields", j))
+                if f and not f.type.info.can_index:
+                    self.add("E216", f"a {f.type.value} field ('{name}') cannot be indexed",
+                             (*path, "indexes", i, "fields", j))
+        names = set(entity.field_names)
+        for f in entity.fields:
+            if f.renamed_from and f.renamed_from in names:
+                self.add("E215", f"'{'.'.join(path)}.fields.{f.name}.renamed_from' names '{f.renamed_from}', "
+                         "which is still a field", (*path, "fields", f.name, "renamed_from"),
+                         "remove renamed_from once the rename is applied, or rename the other field")
+            if f.type is FieldType.REF and f"{f.name}_id" in names:
+                self.add("E120", f"field '{f.name}_id' clashes with the column of the ref field '{f.name}'",
+                         (*path, "fields", f"{f.name}_id"), "rename one of them", key=True)
+        if entity.renamed_from and entity.renamed_from in self.entities:
+            self.add("E215", f"'{'.'.join(path)}.renamed_from' names '{entity.renamed_from}', which is still an "
+                     "entity", (*path, "renamed_from"))
+
+    def check_field(self, entity, f):
+        path = ("entities", entity.name, "fields", f.name)
+        self.reserved(f.name, path, "field", column=f.column)
+        self.check_labels(f.label, (*path, "label"))
+        info = f.type.info
+        for option in sorted(f.raw_options - info.options):
+            self.add("E212", f"'{'.'.join(path)}.{option}' is not an option of a {f.type.value} field",
+                     (*path, option), f"options of {f.type.value}: {', '.join(sorted(info.options - {'type'}))}",
+                     key=True)
+        if f.unique and not info.can_be_unique:
+            self.add("E212", f"a {f.type.value} field cannot be unique", (*path, "unique"))
+        if f.index and not info.can_index:
+            self.add("E212", f"a {f.type.value} field cannot be indexed", (*path, "index"))
+        self.check_bounds(f, path)
+        if info.is_relation:
+            self.check_relation(f, path)
+        if f.has_default:
+            self.check_default(f, path)
+
+    def check_bounds(self, f, path):
+        where = ".".join(path)
+        if f.min_value is not None and f.max_value is not None and f.min_value > f.max_value:
+            self.add("E211", f"'{where}' has min {f.min_value} above max {f.max_value}", (*path, "min"))
+        if f.min_length is not None and f.max_length is not None and f.min_length > f.max_length:
+            self.add("E211", f"'{where}' has min_length {f.min_length} above max_length {f.max_length}",
+                     (*path, "min_length"))
+        if f.max_digits is not None and f.decimal_places is not None and f.decimal_places > f.max_digits:
+            self.add("E211", f"'{where}' has decimal_places {f.decimal_places} above max_digits {f.max_digits}",
+                     (*path, "decimal_places"))
+        if f.type is FieldType.CHOICE:
+            if not f.choices:
+                self.add("E102", f"'{where}' is a choice field and needs 'choices'", path,
+                         "add 'choices: [a, b, c]'")
+            seen = set()
+            for i, value in enumerate(f.choice_values):
+                if value in seen:
+                    self.add("E211", f"'{where}.choices[{i}]' repeats the value '{value}'", (*path, "choices", i))
+                seen.add(value)
+                if len(value) > 100:
+                    self.add("E211", f"'{where}.choices[{i}]' is longer than 100 characters", (*path, "choices", i))
+
+    def check_relation(self, f, path):
+        where = ".".join(path)
+        if not f.to:
+            self.add("E102", f"'{where}' is a {f.type.value} field and needs 'to'", path,
+                     "add 'to: <entity>' or 'to: user'")
+            return
+        self.known("E201", "entity", f.to, set(self.entities) | {USER}, (*path, "to"))
+        if f.on_delete == "set_null" and f.required:
+            self.add("E211", f"'{where}' is required, so it cannot use on_delete: set_null", (*path, "on_delete"),
+                     "use cascade, protect or restrict, or make the field optional")
+
+    def check_default(self, f, path):
+        where = f"{'.'.join(path)}.default"
+        try:
+            value = parse_value(f.type, f.default, f.choice_values)
+        except BadDefault as exc:
+            self.add("E210", f"'{where}': {exc}", (*path, "default"))
+            return
+        if isinstance(value, str) and value not in ("now", "today"):
+            if f.max_length is not None and len(value) > f.max_length:
+                self.add("E210", f"'{where}' is longer than max_length {f.max_length}", (*path, "default"))
+        if f.type.is_numeric and value is not None:
+            if f.min_value is not None and value < f.min_value or f.max_value is not None and value > f.max_value:
+                self.add("E210", f"'{where}' {value} is outside min/max", (*path, "default"))
+        if value is None and f.required:
+            self.add("E210", f"'{where}' is empty but the field is required", (*path, "default"))
+
+    def check_required_cycles(self):
+        """Report entities that can never get their first row: a cycle of required references."""
+        edges = {
+            e.name: [f.to for f in e.fields if f.type is FieldType.REF and f.required and f.to in self.entities]
+            for e in self.spec.entities
+        }
+        state = {}
+        reported = set()
+
+        def visit(name, stack):
+            state[name] = "active"
+            for target in edges.get(name, ()):
+                if state.get(target) == "active":
+                    cycle = stack[stack.index(target):] + [target]
+                    key = frozenset(cycle)
+                    if key not in reported:
+                        reported.add(key)
+                        self.add("E214", f"required references form a cycle: {' -> '.join(cycle)}; no first row can "
+                                 "be created", ("entities", cycle[0]), "make one reference in the cycle optional",
+                                 key=True)
+                elif state.get(target) is None:
+                    visit(target, [*stack, target])
+            state[name] = "done"
+
+        for name in edges:
+            if state.get(name) is None:
+                visit(name, [name])
+
+    # --- roles -----------------------------------------------------------------------------
+
+    def check_role(self, role):
+        path = ("roles", role.name)
+        if role.home:
+            self.known("E204", "page", role.home, self.pages, (*path, "home"))
+        for grant in role.grants:
+            gpath = (*path, "entities", grant.entity)
+            if not self.known("E201", "entity", grant.entity, self.entities, gpath, key=True):
+                continue
+            entity = self.entities[grant.entity]
+            allowed = set(ACTIONS) | self.transitions.get(entity.name, set())
+            for i, action in enumerate(grant.actions):
+                if action != "all":
+                    self.known("E206", "action", action, allowed, (*gpath, "actions", i))
+            self.check_scope(entity, grant, gpath)
+            for part in ("view", "edit"):
+                names = grant.view_fields if part == "view" else grant.edit_fields
+                for i, name in enumerate(names or ()):
+                    self.field_of(entity, name, (*gpath, "fields", part, i))
+            for name, value in grant.forced:
+                f = self.field_of(entity, name, (*gpath, "set", name))
+                if f:
+                    self.check_user_value(entity, f, value, (*gpath, "set", name))
+
+    def check_scope(self, entity, grant, gpath):
+        if grant.scope == "own":
+            if not entity.owner:
+                self.add("E207", f"'{'.'.join(gpath)}' uses scope 'own', but entity '{entity.name}' has no owner",
+                         (*gpath, "scope"), "set 'owner: <ref to user field>' on the entity, or give a path scope")
+            return
+        if grant.scope == "all":
+            return
+        for path_text, value in grant.scope:
+            target = self.walk(entity, path_text, (*gpath, "scope", path_text))
+            if target is not None:
+                self.check_user_value(entity, target, value, (*gpath, "scope", path_text))
+
+    def walk(self, entity, dotted, ypath):
+        """Follow 'stay.guest.user' from ``entity``; return the last field spec or None (reported)."""
+        current = entity
+        parts = dotted.split(".")
+        for i, part in enumerate(parts):
+            f = current.field(part) if current else None
+            if f is None:
+                where = current.name if current else "?"
+                self.add("E207", f"'{dotted}' at '{'.'.join(ypath[:-1])}': entity '{where}' has no field "
+                         f"'{part}'{suggest(part, current.field_names if current else ())}", ypath,
+                         "each step but the last must be a ref field", key=True)
+                return None
+            if i < len(parts) - 1:
+                if f.type not in (FieldType.REF, FieldType.REFS) or f.to == USER:
+                    self.add("E207", f"'{dotted}': '{part}' is not a reference to an entity, so the path cannot go on",
+                             ypath, "each step but the last must be a ref field", key=True)
+                    return None
+                current = self.entities.get(f.to)
+        return f
+
+    def check_user_value(self, entity, f, value, ypath):
+        if not (isinstance(value, str) and value.startswith("$")):
+            return
+        parts = value[1:].split(".")
+        if parts[0] != "user":
+            self.add("E207", f"'{value}' is not a known variable", ypath, "use $user or $user.<entity>")
+            return
+        if len(parts) == 1:
+            if not (f.type in (FieldType.REF, FieldType.REFS) and f.to == USER):
+                self.add("E207", f"'{value}' is a user, but '{f.name}' is not a reference to the user", ypath)
+            return
+        linked = self.entities.get(parts[1])
+        if linked is None or not any(x.type is FieldType.REF and x.to == USER for x in linked.fields):
+            self.add("E207", f"'{value}': '{parts[1]}' is not an entity with a reference to the user", ypath,
+                     "use $user.<entity> where the entity has a 'to: user' field")
+            return
+        if len(parts) == 2 and not (f.type in (FieldType.REF, FieldType.REFS) and f.to == linked.name):
+            self.add("E207", f"'{value}' is a {linked.name}, but '{f.name}' does not refer to '{linked.name}'", ypath)
+
+    # --- pages -----------------------------------------------------------------------------
+
+    def check_page(self, page):
+        path = ("pages", page.name)
+        entity = None
+        if page.kind in ("list", "detail", "form", "calendar"):
+            if not page.entity:
+                self.add("E102", f"'{'.'.join(path)}' is a {page.kind} page and needs 'entity'", path)
+        if page.entity and self.known("E201", "entity", page.entity, self.entities, (*path, "entity")):
+            entity = self.entities[page.entity]
+        for i, role in enumerate(page.roles or ()):
+            self.known("E203", "role", role, self.roles, (*path, "roles", i))
+        if page.parent:
+            self.known("E204", "page", page.parent, self.pages, (*path, "parent"))
+        if entity:
+            for part in ("columns", "filters", "fields"):
+                for i, name in enumerate(getattr(page, part)):
+                    self.field_of(entity, name, (*path, part, i))
+            for i, section in enumerate(page.sections):
+                for j, name in enumerate(section.fields):
+                    self.field_of(entity, name, (*path, "sections", i, "fields", j))
+            if page.date_field:
+                f = self.field_of(entity, page.date_field, (*path, "date_field"))
+                if f and f.type not in (FieldType.DATE, FieldType.DATETIME):
+                    self.add("E216", f"'{page.date_field}' is a {f.type.value} field, not a date",
+                             (*path, "date_field"))
+        for i, rel in enumerate(page.related):
+            rpath = (*path, "related", i)
+            if self.known("E201", "entity", rel.entity, self.entities, (*rpath, "entity")):
+                other = self.entities[rel.entity]
+                via = self.field_of(other, rel.via, (*rpath, "via"))
+                if via and entity and via.to != entity.name:
+                    self.add("E207", f"'{rel.entity}.{rel.via}' does not refer to '{entity.name}'", (*rpath, "via"))
+                for j, name in enumerate(rel.columns):
+                    self.field_of(other, name, (*rpath, "columns", j))
+        for i, card in enumerate(page.cards):
+            cpath = (*path, "cards", i)
+            if card.page:
+                self.known("E204", "page", card.page, self.pages, (*cpath, "page"))
+            if card.entity and self.known("E201", "entity", card.entity, self.entities, (*cpath, "entity")):
+                for name, _ in card.filter:
+                    self.field_of(self.entities[card.entity], name, (*cpath, "filter", name))
+                if card.field:
+                    self.field_of(self.entities[card.entity], card.field, (*cpath, "field"))
+
+    # --- workflows -------------------------------------------------------------------------
+
+    def check_workflows(self):
+        seen = {}
+        for wf in self.spec.workflows:
+            path = ("workflows", wf.name)
+            if not self.known("E201", "entity", wf.entity, self.entities, (*path, "entity")):
+                continue
+            f = self.field_of(self.entities[wf.entity], wf.field, (*path, "field"))
+            states = [s.name for s in wf.states]
+            if f:
+                if (wf.entity, wf.field) in seen:
+                    first = seen[wf.entity, wf.field]
+                    self.add("E110", f"'{wf.entity}.{wf.field}' is driven by two workflows: '{first}'"
+                             f" and '{wf.name}'", (*path, "field"))
+                seen[wf.entity, wf.field] = wf.name
+                if f.type is not FieldType.CHOICE:
+                    self.add("E217", f"workflow field '{wf.entity}.{wf.field}' is a {f.type.value} field, not a choice",
+                             (*path, "field"), f"declare it 'type: choice' with choices {states}")
+                elif set(f.choice_values) != set(states):
+                    self.add("E217", f"the choices of '{wf.entity}.{wf.field}' ({', '.join(f.choice_values)}) are not "
+                             f"the workflow's states ({', '.join(states)})", (*path, "states"),
+                             "list the same values in both places")
+            self.known("E205", "state", wf.initial, states, (*path, "initial"))
+            for t in wf.transitions:
+                tpath = (*path, "transitions", t.name)
+                if t.name in ACTIONS:
+                    self.add("E120", f"transition name '{t.name}' is a built-in action", tpath, key=True)
+                for i, source in enumerate(t.sources):
+                    self.known("E205", "state", source, states, (*tpath, "from", i) if len(t.sources) > 1
+                               else (*tpath, "from"))
+                self.known("E205", "state", t.target, states, (*tpath, "to"))
+                for i, role in enumerate(t.roles):
+                    self.known("E203", "role", role, self.roles, (*tpath, "roles", i))
+
+
+def check_spec(spec, doc):
+    """Return the semantic problems of ``spec``."""
+    return Checker(spec, doc).run()

@@ -1,0 +1,131 @@
+"""Problems found in a solution, reported like Django system checks.
+
+Every problem has a stable id (``cabinet.E101``), a message naming the YAML path, the place in
+the source (file, line, column) and a hint. Ids are listed in ``docs/errors.md`` and never reused.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ERROR = "error"
+WARNING = "warning"
+
+# id -> (level, short title). The title is the table row in docs/errors.md.
+CATALOG: dict[str, tuple[str, str]] = {
+    # Reading files
+    "E001": (ERROR, "YAML syntax error"),
+    "E002": (ERROR, "file is not valid UTF-8"),
+    "E003": (ERROR, "duplicate key in a mapping"),
+    "E004": (ERROR, "file too large"),
+    "E005": (ERROR, "YAML too deep, too large after aliases, or recursive"),
+    "E006": (ERROR, "mapping key is not a plain string"),
+    "E007": (ERROR, "solution folder missing or holds no YAML file"),
+    # Shape (JSON Schema)
+    "E101": (ERROR, "unknown key"),
+    "E102": (ERROR, "missing required key"),
+    "E103": (ERROR, "value of the wrong type"),
+    "E104": (ERROR, "value not among the allowed ones"),
+    "E105": (ERROR, "value out of the allowed form or range"),
+    # Names
+    "E110": (ERROR, "name defined twice"),
+    "E111": (ERROR, "'solution' section missing or defined twice"),
+    "E120": (ERROR, "reserved name"),
+    # References and meaning
+    "E201": (ERROR, "reference to an unknown entity"),
+    "E202": (ERROR, "reference to an unknown field"),
+    "E203": (ERROR, "reference to an unknown role"),
+    "E204": (ERROR, "reference to an unknown page"),
+    "E205": (ERROR, "reference to an unknown workflow state"),
+    "E206": (ERROR, "unknown or disallowed action"),
+    "E207": (ERROR, "invalid relation path"),
+    "E208": (ERROR, "unknown language"),
+    "E210": (ERROR, "default value does not fit the field"),
+    "E211": (ERROR, "contradictory constraints"),
+    "E212": (ERROR, "option not valid for this field type"),
+    "E213": (ERROR, "owner field is not a reference to the user"),
+    "E214": (ERROR, "cycle of required references"),
+    "E215": (ERROR, "renamed_from clashes with a current name"),
+    "E216": (ERROR, "field kind not usable here"),
+    "E217": (ERROR, "workflow state field does not match its states"),
+    "W001": (WARNING, "empty file"),
+    "W002": (WARNING, "label missing for a language"),
+    # Schema evolution (plan and migrate)
+    "M001": (ERROR, "dropping a field loses data"),
+    "M002": (ERROR, "dropping an entity loses data"),
+    "M003": (ERROR, "narrowing a field can lose data"),
+    "M004": (ERROR, "new required field needs a default"),
+    "M005": (ERROR, "change not supported in place"),
+    "M006": (ERROR, "migration failed and was rolled back"),
+}
+
+
+@dataclass(frozen=True, order=True)
+class Loc:
+    """A place in a solution's sources: file, 1-based line and column, and the YAML path."""
+
+    file: str = ""
+    line: int = 0
+    column: int = 0
+    path: str = ""
+
+    def __str__(self):
+        if not self.file:
+            return "<solution>"
+        if not self.line:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a solution: a stable code, a message, where it is and how to fix it."""
+
+    code: str
+    message: str
+    loc: Loc = field(default_factory=Loc)
+    hint: str = ""
+
+    def __post_init__(self):
+        if self.code not in CATALOG:
+            raise ValueError(f"Unknown problem code {self.code!r}; add it to engine.errors.CATALOG.")
+
+    @property
+    def level(self):
+        return CATALOG[self.code][0]
+
+    @property
+    def is_error(self):
+        return self.level == ERROR
+
+    @property
+    def id(self):
+        return f"cabinet.{self.code}"
+
+    def __str__(self):
+        text = f"{self.loc}: {self.id} {self.message}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+    def as_dict(self):
+        return {
+            "id": self.id,
+            "level": self.level,
+            "message": self.message,
+            "hint": self.hint,
+            "file": self.loc.file,
+            "line": self.loc.line,
+            "column": self.loc.column,
+            "path": self.loc.path,
+        }
+
+
+class SolutionError(Exception):
+    """The solution has errors; ``problems`` lists all of them, sorted by place."""
+
+    def __init__(self, problems):
+        self.problems = sorted(problems, key=lambda p: (p.loc.file, p.loc.line, p.loc.column, p.code))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def sort_problems(problems):
+    """Order problems by file, line, column and code, dropping exact duplicates."""
+    return sorted(set(problems), key=lambda p: (p.loc.file, p.loc.line, p.loc.column, p.code, p.message))

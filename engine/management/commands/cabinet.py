@@ -1,0 +1,143 @@
+"""``manage.py cabinet``: check, plan, migrate, export and roll back solution versions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from engine.compiler import compile_folder, compile_sources
+from engine.errors import Problem
+
+
+class Command(BaseCommand):
+    help = "Work with the cabinet solution: check | plan | migrate | versions | export | rollback."
+    requires_system_checks = []  # 'check' reports the solution's problems itself, located
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True, parser_class=type(parser))
+        check = sub.add_parser("check", help="Validate a solution folder; exit 1 on errors.",
+                               called_from_command_line=True)
+        check.add_argument("path", nargs="?", help="solution folder (default: CABINET_SOLUTION)")
+        plan = sub.add_parser("plan", help="Show what migrating to a solution folder would do.",
+                              called_from_command_line=True)
+        plan.add_argument("path", nargs="?")
+        migrate = sub.add_parser("migrate", help="Apply a solution folder to the database and publish it.",
+                                 called_from_command_line=True)
+        migrate.add_argument("path", nargs="?")
+        migrate.add_argument("--allow-data-loss", action="store_true",
+                             help="allow drops and narrowing changes that lose data")
+        migrate.add_argument("--note", default="", help="a note stored with the version")
+        sub.add_parser("versions", help="List the applied versions.", called_from_command_line=True)
+        export = sub.add_parser("export", help="Write a version's YAML files to a folder.",
+                                called_from_command_line=True)
+        export.add_argument("directory")
+        export.add_argument("--version", type=int, help="version number (default: the published one)")
+        rollback = sub.add_parser("rollback", help="Publish an earlier version's definitions again.",
+                                  called_from_command_line=True)
+        rollback.add_argument("version", type=int)
+        rollback.add_argument("--allow-data-loss", action="store_true")
+
+    def handle(self, *args, action, **options):
+        return getattr(self, f"do_{action}")(**options) or None
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def report(self, problems):
+        for problem in problems:
+            style = self.style.ERROR if problem.is_error else self.style.WARNING
+            self.stderr.write(style(str(problem)))
+
+    def compiled(self, path):
+        folder = Path(path) if path else Path(settings.CABINET_SOLUTION)
+        result = compile_folder(folder)
+        self.report(result.problems)
+        if result.errors:
+            raise CommandError(f"{len(result.errors)} error(s) in {folder}", returncode=1)
+        return folder, result
+
+    def fail(self, problems):
+        self.report(problems)
+        raise CommandError(f"{len(problems)} problem(s); nothing was changed", returncode=1)
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def do_check(self, path=None, **options):
+        folder, result = self.compiled(path)
+        spec = result.spec
+        self.stdout.write(self.style.SUCCESS(
+            f"{folder}: solution '{spec.name}' is valid ({len(spec.entities)} entities, {len(spec.roles)} roles, "
+            f"{len(spec.pages)} pages, {len(spec.workflows)} workflows; {len(result.warnings)} warning(s))"))
+
+    def do_plan(self, path=None, **options):
+        from engine.migrate import plan_for
+
+        _, result = self.compiled(path)
+        plan, current = plan_for(result.spec)
+        number = current.number if current else 0
+        self.stdout.write(plan.describe(number, number + 1))
+        if plan.refusals:
+            self.stdout.write(self.style.WARNING(
+                f"{len(plan.refusals)} operation(s) refused: migrate stops unless the issues are fixed"
+                + (" or --allow-data-loss is given" if any(op.overridable for op in plan.operations if op.refusal)
+                   else "")))
+
+    def do_migrate(self, path=None, allow_data_loss=False, note="", **options):
+        folder, result = self.compiled(path)
+        self.publish(result.spec, result.sources, allow_data_loss, note, str(folder))
+
+    def publish(self, spec, sources, allow_data_loss, note, origin):
+        from engine.migrate import MigrationError, applied, plan_for, publish
+
+        current, _ = applied()
+        if current and current.sources == sources:
+            self.stdout.write(f"Version {current.number} already holds these definitions; nothing to do.")
+            return
+        plan, current = plan_for(spec)
+        number = current.number if current else 0
+        self.stdout.write(plan.describe(number, number + 1))
+        try:
+            built, _ = publish(spec, sources, allow_data_loss=allow_data_loss, note=note, origin=origin)
+        except MigrationError as exc:
+            self.fail(exc.problems)
+        self.stdout.write(self.style.SUCCESS(f"Published '{spec.name}' version {built.number}."))
+
+    def do_versions(self, **options):
+        from engine.models import SolutionVersion
+
+        versions = SolutionVersion.objects.order_by("-number")
+        if not versions:
+            self.stdout.write("No version applied yet.")
+        for v in versions:
+            self.stdout.write(f"v{v.number}  {v.created_at:%Y-%m-%d %H:%M}  {v.solution}  {v.digest[:10]}  "
+                              f"{v.origin}  {v.note}")
+
+    def version(self, number):
+        from engine.models import SolutionVersion
+
+        qs = SolutionVersion.objects.order_by("-number")
+        version = qs.filter(number=number).first() if number else qs.first()
+        if version is None:
+            raise CommandError(f"no version {number}" if number else "no version applied yet", returncode=1)
+        return version
+
+    def do_export(self, directory, version=None, **options):
+        v = self.version(version)
+        root = Path(directory)
+        for rel, text in v.sources.items():
+            target = (root / rel).resolve()
+            if root.resolve() not in target.parents:
+                raise CommandError(f"refusing to write outside {root}: {rel}", returncode=1)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        self.stdout.write(f"Wrote {len(v.sources)} file(s) of version {v.number} to {root}.")
+
+    def do_rollback(self, version, allow_data_loss=False, **options):
+        v = self.version(version)
+        result = compile_sources(v.sources)
+        if result.errors:
+            self.fail(result.errors)
+        self.publish(result.spec, v.sources, allow_data_loss, f"rollback to v{v.number}", f"v{v.number}")
+
+
+__all__ = ["Command", "Problem"]

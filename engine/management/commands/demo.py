@@ -1,0 +1,60 @@
+"""``manage.py demo``: migrate, publish the solution, load its demo data and serve it."""
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from engine.compiler import compile_folder
+from engine.demo import DemoDataError, load_demo
+
+LOGINS = [("anna", "anna-demo", "guest"), ("boris", "boris-demo", "guest"),
+          ("reception", "reception-demo", "reception"), ("manager", "manager-demo", "manager"),
+          ("admin", "admin-demo", "superuser")]
+
+
+class Command(BaseCommand):
+    help = "Set up the demo of the configured solution (SQLite by default) and serve it on 127.0.0.1:8000."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seed-only", action="store_true", help="load everything but do not serve")
+        parser.add_argument("--addrport", default="127.0.0.1:8000", help="where to serve (default 127.0.0.1:8000)")
+
+    def handle(self, *args, seed_only=False, addrport="127.0.0.1:8000", **options):
+        from engine.migrate import MigrationError, applied, publish
+        from engine.registry import registry
+
+        call_command("migrate", interactive=False, verbosity=0)
+        folder = Path(settings.CABINET_SOLUTION)
+        result = compile_folder(folder)
+        for problem in result.problems:
+            self.stderr.write(str(problem))
+        if result.errors:
+            raise CommandError(f"the solution in {folder} has {len(result.errors)} error(s)", returncode=1)
+        current, _ = applied()
+        try:
+            if current is None or current.sources != result.sources:
+                built, plan = publish(result.spec, result.sources, origin=str(folder), note="demo")
+                self.stdout.write(plan.describe(current.number if current else 0, built.number))
+            else:
+                built = registry.populate()
+        except MigrationError as exc:
+            for problem in exc.problems:
+                self.stderr.write(str(problem))
+            raise CommandError("the demo database cannot take this solution; delete var/ to start afresh",
+                               returncode=1) from exc
+        try:
+            counts = load_demo(built, folder / "data" / "demo.yaml")
+        except DemoDataError as exc:
+            raise CommandError(f"demo data: {exc}", returncode=1) from exc
+        if counts:
+            self.stdout.write("Loaded demo records: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        self.stdout.write(self.style.SUCCESS(f"Demo of '{built.spec.name}' version {built.number} is ready."))
+        self.stdout.write("Logins (username / password):")
+        for username, password, role in LOGINS:
+            self.stdout.write(f"  {username:<10} {password:<15} {role}")
+        if seed_only:
+            return
+        call_command("collectstatic", interactive=False, verbosity=0)
+        self.stdout.write(f"Serving on http://{addrport}/  (Ctrl+C to stop)")
+        call_command("runserver", addrport, use_reloader=False, skip_checks=True)

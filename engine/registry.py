@@ -1,0 +1,199 @@
+"""The registry: holds the active, fully built version of the solution and swaps it whole.
+
+A version is built to the side (its own ``Apps`` registry, admin site and URLs) and then
+activated in one step; requests see the old version or the new one, never a half-built one.
+Every process follows the published version in the database: ``ensure_current`` compares the
+number this process serves with the published one (read through the cache, so with Redis a
+publish is seen by the next request of every process) and rebuilds when they differ.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from functools import cached_property
+
+from django.apps import apps as django_apps
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError
+
+from .build.models import APP_LABEL, build_models, new_apps
+from .compiler import compile_sources
+
+log = logging.getLogger("engine.registry")
+VERSION_KEY = "cabinet:published-version"
+
+
+class RegistryNotReady(Exception):
+    """No solution version is published yet, so there are no models to serve."""
+
+    default_detail = "No solution version is published yet: run 'python manage.py cabinet migrate'."
+
+    def __init__(self, message=None):
+        super().__init__(message or self.default_detail)
+
+
+class UrlConf:
+    """A URL configuration object for one built version (``request.urlconf`` accepts any object)."""
+
+    def __init__(self, urlpatterns):
+        self.urlpatterns = urlpatterns
+
+
+class BuiltSolution:
+    """Everything built from one version: spec, models and lazily built admin and URLs."""
+
+    def __init__(self, number, spec, models, apps, sources=None):
+        self.number = number
+        self.spec = spec
+        self.models = models
+        self.apps = apps
+        self.sources = sources or {}
+
+    def model(self, entity):
+        """Return the model class of ``entity``; raise ``LookupError`` if unknown."""
+        try:
+            return self.models[entity]
+        except KeyError:
+            raise LookupError(f"no entity '{entity}' in version {self.number}") from None
+
+    @cached_property
+    def admin_site(self):
+        from .build.admin import build_admin_site
+
+        return build_admin_site(self)
+
+    @cached_property
+    def urlconf(self):
+        from .urls import version_urlpatterns
+
+        return UrlConf(version_urlpatterns(self))
+
+    def __repr__(self):
+        return f"<BuiltSolution {self.spec.name} v{self.number}>"
+
+
+def build_solution(spec, number, sources=None):
+    """Build every class of ``spec`` to the side, without touching the active version."""
+    apps = new_apps()
+    models = build_models(spec.entities, spec.default_language, apps)
+    return BuiltSolution(number, spec, models, apps, sources)
+
+
+def install_models(built):
+    """Make ``built``'s classes the ones Django's app registry knows under the ``cabinet`` label.
+
+    Content types, the admin and deletion of users look models up there; the dict is replaced
+    whole, not edited, so a concurrent reader sees either the old classes or the new ones.
+    """
+    new = dict(built.apps.all_models[APP_LABEL])
+    django_apps.all_models[APP_LABEL] = new
+    django_apps.get_app_config(APP_LABEL).models = new
+    django_apps.clear_cache()
+
+
+class Registry:
+    """The active built version of this process, with explicit ``populate()`` and swaps."""
+
+    def __init__(self):
+        self._active: BuiltSolution | None = None
+        self._lock = threading.Lock()
+        self._checked_at = 0.0
+
+    @property
+    def ready(self):
+        return self._active is not None
+
+    @property
+    def active(self) -> BuiltSolution:
+        active = self._active
+        if active is None:
+            raise RegistryNotReady()
+        return active
+
+    def activate(self, built):
+        """Swap ``built`` in as the active version."""
+        install_models(built)
+        self._active = built
+        log.info("serving %s version %s", built.spec.name, built.number)
+        return built
+
+    def deactivate(self):
+        """Forget the active version (its models leave Django's app registry)."""
+        self._active = None
+        django_apps.all_models[APP_LABEL] = {}
+        django_apps.get_app_config(APP_LABEL).models = django_apps.all_models[APP_LABEL]
+        django_apps.clear_cache()
+
+    @staticmethod
+    def published_number(use_cache=True):
+        """The number of the published version (0 when none), read through the cache."""
+        if use_cache:
+            number = cache.get(VERSION_KEY)
+            if number is not None:
+                return number
+        from .models import SolutionVersion
+
+        number = SolutionVersion.objects.order_by("-number").values_list("number", flat=True).first() or 0
+        cache.set(VERSION_KEY, number, timeout=settings.CABINET_VERSION_TTL if _local_cache() else 300)
+        return number
+
+    @staticmethod
+    def announce(number):
+        """Tell every process that ``number`` is now published."""
+        cache.set(VERSION_KEY, number, timeout=settings.CABINET_VERSION_TTL if _local_cache() else 300)
+
+    def populate(self):
+        """Build and activate the published version from the database; return it (or None)."""
+        from .models import SolutionVersion
+
+        version = SolutionVersion.objects.order_by("-number").first()
+        if version is None:
+            return None
+        self.announce(version.number)  # heal a cache that still names another number
+        if self._active is not None and self._active.number == version.number:
+            return self._active
+        spec = compile_sources(version.sources).raise_for_errors()
+        return self.activate(build_solution(spec, version.number, version.sources))
+
+    def ensure_current(self):
+        """Serve the published version: rebuild if another process (or this one) published a newer one.
+
+        Only one thread rebuilds; the others keep serving the version they have meanwhile.
+        """
+        try:
+            number = self.published_number()
+        except DatabaseError:
+            log.warning("cannot read the published version; serving the one built", exc_info=True)
+            return self._active
+        active = self._active
+        if active is not None and active.number == number:
+            return active
+        if number == 0:
+            return active
+        if not self._lock.acquire(blocking=active is None):
+            return active
+        try:
+            return self.populate()
+        finally:
+            self._lock.release()
+
+
+def _local_cache():
+    backend = settings.CACHES["default"]["BACKEND"]
+    return "locmem" in backend or "dummy" in backend
+
+
+registry = Registry()
+
+
+def wait_for_version(number, timeout=5.0):
+    """Block until this process serves ``number`` (used by tools and tests)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        built = registry.ensure_current()
+        if built is not None and built.number >= number:
+            return built
+        time.sleep(0.01)
+    raise RegistryNotReady(f"version {number} was not served within {timeout} s")

@@ -1,0 +1,416 @@
+"""Immutable, typed specs of a solution: the only thing the build and migrate stages read.
+
+Specs are made from schema-valid data by ``make_solution_spec``; every spec keeps the place in
+the YAML it came from (``loc``, ignored when specs are compared) so later checks can point at it.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import Loc
+from .fieldtypes import DECIMAL_DEFAULTS, FieldType
+
+ACTIONS = ("list", "view", "create", "update", "delete")
+USER = "user"  # the reserved target name of a reference to the user model
+
+
+def humanize(name):
+    """Turn 'full_name' into 'Full name'."""
+    text = name.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+@dataclass(frozen=True)
+class Label:
+    """A text in several languages; ``None`` as the language means any."""
+
+    texts: tuple[tuple[str | None, str], ...] = ()
+
+    @classmethod
+    def of(cls, value, fallback=""):
+        if value is None:
+            return cls(((None, fallback),)) if fallback else cls()
+        if isinstance(value, str):
+            return cls(((None, value),))
+        return cls(tuple(sorted(value.items())))
+
+    def get(self, language=None, default_language=None):
+        """Return the text in ``language``, else the default language, else any."""
+        table = dict(self.texts)
+        for key in (language, default_language, None):
+            if key in table:
+                return table[key]
+        return next(iter(table.values()), "")
+
+    @property
+    def languages(self):
+        return {lang for lang, _ in self.texts if lang}
+
+    def __str__(self):
+        return self.get()
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: Label
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: FieldType
+    label: Label
+    help: Label = Label()
+    required: bool = False
+    unique: bool = False
+    index: bool = False
+    default: Any = None
+    has_default: bool = False
+    min_value: Any = None
+    max_value: Any = None
+    min_length: int | None = None
+    max_length: int | None = None
+    max_digits: int | None = None
+    decimal_places: int | None = None
+    choices: tuple[Choice, ...] = ()
+    to: str | None = None
+    on_delete: str | None = None
+    currency: str | None = None
+    renamed_from: str | None = None
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+    raw_options: frozenset = dataclasses.field(default=frozenset(), compare=False)
+
+    @property
+    def column(self):
+        """The database column name (refs get Django's '_id' suffix)."""
+        return f"{self.name}_id" if self.type is FieldType.REF else self.name
+
+    @property
+    def choice_values(self):
+        return tuple(c.value for c in self.choices)
+
+    @property
+    def storage_length(self):
+        """The varchar length this field stores with, or None."""
+        if self.type is FieldType.CHOICE:
+            longest = max((len(v) for v in self.choice_values), default=1)
+            return max(32, longest)
+        if self.type.info.storage in ("varchar", "file"):
+            return self.max_length or self.type.info.default_max_length
+        return None
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    fields: tuple[str, ...]
+    unique: bool = False
+    name: str | None = None
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    name: str
+    label: Label
+    plural: Label
+    fields: tuple[FieldSpec, ...]
+    description: Label = Label()
+    title: str | None = None
+    search: tuple[str, ...] = ()
+    ordering: tuple[str, ...] = ()
+    owner: str | None = None
+    indexes: tuple[IndexSpec, ...] = ()
+    renamed_from: str | None = None
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+    @property
+    def table(self):
+        return f"cabinet_{self.name}"
+
+    @property
+    def class_name(self):
+        return "".join(part.capitalize() for part in self.name.split("_"))
+
+    def field(self, name):
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+    @property
+    def field_names(self):
+        return tuple(f.name for f in self.fields)
+
+
+@dataclass(frozen=True)
+class GrantSpec:
+    """What one role may do with one entity."""
+
+    entity: str
+    actions: tuple[str, ...]
+    scope: Any  # "all", "own", or a tuple of (path, value) pairs
+    view_fields: tuple[str, ...] | None  # None: all
+    edit_fields: tuple[str, ...] | None  # None: all
+    forced: tuple[tuple[str, Any], ...] = ()
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    name: str
+    label: Label
+    group: str
+    staff: bool = False
+    home: str | None = None
+    grants: tuple[GrantSpec, ...] = ()
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+    def grant(self, entity):
+        return next((g for g in self.grants if g.entity == entity), None)
+
+
+@dataclass(frozen=True)
+class CardSpec:
+    kind: str
+    title: Label = Label()
+    entity: str | None = None
+    page: str | None = None
+    field: str | None = None
+    filter: tuple[tuple[str, Any], ...] = ()
+    limit: int = 5
+    text: Label = Label()
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    title: Label
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RelatedSpec:
+    entity: str
+    via: str
+    title: Label
+    columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    name: str
+    kind: str
+    title: Label
+    entity: str | None = None
+    roles: tuple[str, ...] | None = None
+    public: bool = False
+    menu: str = "main"
+    parent: str | None = None
+    icon: str | None = None
+    order: int = 0
+    columns: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()
+    search: bool = True
+    page_size: int = 20
+    date_field: str | None = None
+    fields: tuple[str, ...] = ()
+    sections: tuple[SectionSpec, ...] = ()
+    related: tuple[RelatedSpec, ...] = ()
+    content: Label = Label()
+    cards: tuple[CardSpec, ...] = ()
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    name: str
+    label: Label
+    sources: tuple[str, ...]
+    target: str
+    roles: tuple[str, ...] = ()
+    guard: str | None = None
+    confirm: Any = False
+    actions: tuple[Any, ...] = ()
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    name: str
+    label: Label
+    final: bool = False
+    color: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    name: str
+    entity: str
+    field: str
+    states: tuple[StateSpec, ...]
+    initial: str
+    transitions: tuple[TransitionSpec, ...]
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+
+@dataclass(frozen=True)
+class SolutionSpec:
+    name: str
+    label: Label
+    languages: tuple[str, ...]
+    default_language: str
+    entities: tuple[EntitySpec, ...] = ()
+    roles: tuple[RoleSpec, ...] = ()
+    pages: tuple[PageSpec, ...] = ()
+    workflows: tuple[WorkflowSpec, ...] = ()
+    theme: str = "default"
+    currency: str = "EUR"
+    timezone: str | None = None
+    branding: tuple[tuple[str, str], ...] = ()
+    home: tuple[tuple[str, str], ...] = ()
+    description: Label = Label()
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+    def entity(self, name):
+        return next((e for e in self.entities if e.name == name), None)
+
+    def role(self, name):
+        return next((r for r in self.roles if r.name == name), None)
+
+    def page(self, name):
+        return next((p for p in self.pages if p.name == name), None)
+
+
+# --- construction from validated data ---------------------------------------------------------
+
+def _tuple(value):
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, list) else (value,)
+
+
+def make_field(doc, entity, name, data):
+    path = ("entities", entity, "fields", name)
+    ftype = FieldType(data["type"])
+    digits = DECIMAL_DEFAULTS.get(ftype, (None, None))
+    choices = tuple(
+        Choice(str(c["value"]), Label.of(c.get("label"), str(c["value"]))) if isinstance(c, dict)
+        else Choice(str(c), Label.of(None, humanize(str(c))))
+        for c in data.get("choices", ())
+    )
+    required = data.get("required", False)
+    on_delete = data.get("on_delete") or (("protect" if required else "set_null") if ftype is FieldType.REF else None)
+    return FieldSpec(
+        name=name, type=ftype, label=Label.of(data.get("label"), humanize(name)), help=Label.of(data.get("help")),
+        required=required, unique=data.get("unique", False), index=data.get("index", False),
+        default=data.get("default"), has_default="default" in data,
+        min_value=data.get("min"), max_value=data.get("max"),
+        min_length=data.get("min_length"), max_length=data.get("max_length"),
+        max_digits=data.get("max_digits", digits[0]), decimal_places=data.get("decimal_places", digits[1]),
+        choices=choices, to=data.get("to"), on_delete=on_delete, currency=data.get("currency"),
+        renamed_from=data.get("renamed_from"), loc=doc.loc(path, key=True), raw_options=frozenset(data),
+    )
+
+
+def make_entity(doc, name, data):
+    path = ("entities", name)
+    fields = tuple(make_field(doc, name, fname, fdata) for fname, fdata in data["fields"].items())
+    label = Label.of(data.get("label"), humanize(name))
+    return EntitySpec(
+        name=name, label=label, plural=Label.of(data.get("plural")) if data.get("plural") else label,
+        description=Label.of(data.get("description")), fields=fields, title=data.get("title"),
+        search=_tuple(data.get("search")), ordering=_tuple(data.get("ordering")), owner=data.get("owner"),
+        indexes=tuple(
+            IndexSpec(tuple(ix["fields"]), ix.get("unique", False), ix.get("name"), doc.loc((*path, "indexes", i)))
+            for i, ix in enumerate(data.get("indexes", ()))
+        ),
+        renamed_from=data.get("renamed_from"), loc=doc.loc(path, key=True),
+    )
+
+
+def _field_list(value):
+    return None if value in (None, "all") else (() if value == "none" else tuple(value))
+
+
+def make_role(doc, name, data):
+    grants = []
+    for entity, g in (data.get("entities") or {}).items():
+        scope = g.get("scope", "own")
+        if isinstance(scope, dict):
+            scope = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in scope.items())
+        actions = g.get("actions", ["list", "view"])
+        fields = g.get("fields") or {}
+        grants.append(GrantSpec(
+            entity=entity, actions=("all",) if actions == "all" else tuple(actions), scope=scope,
+            view_fields=_field_list(fields.get("view")),
+            edit_fields=_field_list(fields.get("edit", fields.get("view"))),
+            forced=tuple((k, v) for k, v in (g.get("set") or {}).items()),
+            loc=doc.loc(("roles", name, "entities", entity), key=True),
+        ))
+    return RoleSpec(name=name, label=Label.of(data.get("label"), humanize(name)), group=data.get("group", name),
+                    staff=data.get("staff", False), home=data.get("home"), grants=tuple(grants),
+                    loc=doc.loc(("roles", name), key=True))
+
+
+def make_page(doc, name, data):
+    path = ("pages", name)
+    return PageSpec(
+        name=name, kind=data["kind"], title=Label.of(data.get("title"), humanize(name)), entity=data.get("entity"),
+        roles=tuple(data["roles"]) if "roles" in data else None, public=data.get("public", False),
+        menu=data.get("menu", "main"), parent=data.get("parent"), icon=data.get("icon"), order=data.get("order", 0),
+        columns=_tuple(data.get("columns")), filters=_tuple(data.get("filters")), search=data.get("search", True),
+        page_size=data.get("page_size", 20), date_field=data.get("date_field"), fields=_tuple(data.get("fields")),
+        sections=tuple(SectionSpec(Label.of(s.get("title")), tuple(s["fields"])) for s in data.get("sections", ())),
+        related=tuple(RelatedSpec(r["entity"], r["via"], Label.of(r.get("title"), humanize(r["entity"])),
+                                  _tuple(r.get("columns"))) for r in data.get("related", ())),
+        content=Label.of(data.get("content")),
+        cards=tuple(
+            CardSpec(kind=c["kind"], title=Label.of(c.get("title")), entity=c.get("entity"), page=c.get("page"),
+                     field=c.get("field"), filter=tuple((c.get("filter") or {}).items()), limit=c.get("limit", 5),
+                     text=Label.of(c.get("text")), loc=doc.loc((*path, "cards", i)))
+            for i, c in enumerate(data.get("cards", ()))
+        ),
+        loc=doc.loc(path, key=True),
+    )
+
+
+def make_workflow(doc, name, data):
+    path = ("workflows", name)
+    states = tuple(
+        StateSpec(s, Label.of(v.get("label"), humanize(s)), v.get("final", False), v.get("color"))
+        for s, v in ((name, value or {}) for name, value in data["states"].items())
+    )
+    transitions = tuple(
+        TransitionSpec(
+            name=t, label=Label.of(v.get("label"), humanize(t)), sources=_tuple(v["from"]), target=v["to"],
+            roles=_tuple(v.get("roles")), guard=v.get("guard"), confirm=v.get("confirm", False),
+            actions=tuple(v.get("actions", ())), loc=doc.loc((*path, "transitions", t), key=True),
+        )
+        for t, v in data["transitions"].items()
+    )
+    return WorkflowSpec(name=name, entity=data["entity"], field=data["field"], states=states,
+                        initial=data.get("initial", states[0].name), transitions=transitions,
+                        loc=doc.loc(path, key=True))
+
+
+def make_solution_spec(doc):
+    """Build the ``SolutionSpec`` from schema-valid document data."""
+    data = doc.data
+    sol = data["solution"]
+    languages = tuple(sol.get("languages", ["en"]))
+    branding = sol.get("branding") or {}
+    return SolutionSpec(
+        name=sol["name"], label=Label.of(sol.get("label"), humanize(sol["name"])),
+        description=Label.of(sol.get("description")), languages=languages,
+        default_language=sol.get("default_language", languages[0]), theme=sol.get("theme", "default"),
+        currency=sol.get("currency", "EUR"), timezone=sol.get("timezone"),
+        branding=tuple(sorted(branding.items())), home=tuple(sorted((sol.get("home") or {}).items())),
+        entities=tuple(make_entity(doc, n, d) for n, d in (data.get("entities") or {}).items()),
+        roles=tuple(make_role(doc, n, d) for n, d in (data.get("roles") or {}).items()),
+        pages=tuple(make_page(doc, n, d) for n, d in (data.get("pages") or {}).items()),
+        workflows=tuple(make_workflow(doc, n, d) for n, d in (data.get("workflows") or {}).items()),
+        loc=doc.loc(("solution",), key=True),
+    )

@@ -1,0 +1,50 @@
+"""URLs. The root URLconf serves until a version is published; each built version has its own.
+
+``ActiveSolutionMiddleware`` points every request at the active version's URLconf, so publishing
+a version changes the URLs of a running process without a restart.
+"""
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.urls import path
+from django.views.decorators.cache import never_cache
+
+
+def account_urls():
+    return [
+        path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+        path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    ]
+
+
+@never_cache
+def not_ready(request):
+    """Say plainly that nothing is published yet (instead of a 404 or a traceback)."""
+    return HttpResponse(
+        "No solution version is published yet. Run 'python manage.py cabinet migrate' "
+        "(or 'python manage.py demo').",
+        status=503,
+        content_type="text/plain; charset=utf-8",
+    )
+
+
+def home(request):
+    """Until the cabinet pages exist, the admin is the way into the data."""
+    return redirect("admin:index")
+
+
+def version_urlpatterns(built):
+    """The URL patterns of one built version."""
+    return [
+        path("admin/", built.admin_site.urls),
+        *account_urls(),
+        path("", home, name="home"),
+    ]
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    *account_urls(),
+    path("", not_ready, name="home"),
+]
