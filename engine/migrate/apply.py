@@ -20,20 +20,24 @@ class MigrationError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-def _state_models(state, cache):
+def _state_models(state, targets, cache):
+    """Models of ``state``; entities it refers to but does not hold yet come from ``targets`` (the new
+    spec) so references resolve; on PostgreSQL their constraints are created at the end anyway."""
     key = tuple(sorted(id(e) for e in state.values()))
     if key not in cache:
-        cache[key] = build_models(list(state.values()), apps=new_apps())
+        extra = [e for name, e in targets.items() if name not in state]
+        cache[key] = build_models([*state.values(), *extra], apps=new_apps())
     return cache[key]
 
 
 def run_operations(editor, plan):
     """Run the plan's operations in order, each between models of the state before and after it."""
     state = {e.name: e for e in plan.old.entities} if plan.old else {}
+    targets = {e.name: e for e in plan.new.entities}
     cache = {}
     for op in plan.operations:
         after_state = op.mutate(state)
-        before, after = _state_models(state, cache), _state_models(after_state, cache)
+        before, after = _state_models(state, targets, cache), _state_models(after_state, targets, cache)
         log.info("migrate: %s", op.text)
         op.run(editor, before, after)
         state = after_state

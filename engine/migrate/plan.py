@@ -132,6 +132,7 @@ class Planner:
         self.new = new
         self.probe = probe
         self.plan = Plan(old, new)
+        self.renames = {}  # old entity name -> new name
 
     def add(self, op):
         self.plan.operations.append(op)
@@ -145,6 +146,7 @@ class Planner:
                 matched[entity.name] = entity.name
             elif entity.renamed_from in old_entities and entity.renamed_from not in new_names:
                 matched[entity.name] = entity.renamed_from
+                self.renames[entity.renamed_from] = entity.name
                 self.add(ops.RenameEntity(entity.name, f"rename table {old_entities[entity.renamed_from].table} -> "
                                           f"{entity.table} (renamed_from)", old=entity.renamed_from))
         for entity in self.new.entities:
@@ -236,16 +238,20 @@ class Planner:
         self.add(ops.AddField(entity.name, text, refusal=refusal, overridable=False, field=f))
 
     def alter_field(self, entity, old, new):
+        if old.to in self.renames:  # the target's table is renamed by this plan: the column stays
+            old = dataclasses.replace(old, to=self.renames[old.to])
         rename = old.name != new.name
+        if old == new and not rename:
+            return
+        table_entity = self._table_of(entity)
+        refusal, overridable, loss = self.alter_refusal(table_entity, entity, old, new)
         if db_signature(old) == db_signature(new) and not rename:
-            if old != new:  # labels, validators: no DDL, but the state follows the spec
-                self.add(ops.AlterField(entity.name, f"update '{entity.name}.{new.name}' (no schema change)",
-                                        old=old, new=new, db_change=False))
+            # Labels, validators, choices: no DDL, but the state follows the spec.
+            self.add(ops.AlterField(entity.name, f"update '{entity.name}.{new.name}' (no schema change)", loss=loss,
+                                    refusal=refusal, overridable=overridable, old=old, new=new, db_change=False))
             return
         where = f"{entity.table}.{old.column}"
         parts = [f"rename column {where} -> {new.column}"] if rename and old.column != new.column else []
-        table_entity = self._table_of(entity)
-        refusal, overridable, loss = self.alter_refusal(table_entity, entity, old, new)
         changed = db_signature(dataclasses.replace(old, name=new.name)) != db_signature(new)
         if changed:
             parts.append(f"alter column {entity.table}.{new.column}: {self.describe_change(old, new)}")

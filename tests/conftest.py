@@ -1,0 +1,66 @@
+"""Shared fixtures: YAML solutions in temp folders, and a database schema cleaned after migrations."""
+import textwrap
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+
+from engine.compiler import compile_sources
+from engine.registry import registry
+
+HEADER = "solution:\n  name: test\n  languages: [en, ru]\n"
+
+
+def dedent(text):
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def compile_yaml(text, header=HEADER, name="solution.yaml"):
+    """Compile one YAML file (with a default solution header unless ``header`` is empty)."""
+    return compile_sources({name: header + dedent(text)})
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def drop_cabinet_tables():
+    """Drop every table the generated models made, so the next test starts from an empty schema."""
+    with connection.cursor() as cursor:
+        tables = [t for t in connection.introspection.table_names(cursor) if t.startswith("cabinet_")]
+        for table in tables:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(table)} CASCADE")
+            else:
+                cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(table)}")
+
+
+@pytest.fixture
+def schema(transactional_db):
+    """A database where solutions may be migrated; generated tables and the registry are reset after."""
+    drop_cabinet_tables()
+    yield
+    registry.deactivate()
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA foreign_keys = OFF")
+    drop_cabinet_tables()
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA foreign_keys = ON")
+
+
+@pytest.fixture
+def publish_yaml(schema):
+    """Publish a YAML text (with the default header) as the next version; return (built, plan)."""
+    from engine.migrate import publish
+
+    def run(text, allow_data_loss=False):
+        compiled = compile_yaml(text)
+        spec = compiled.raise_for_errors()
+        return publish(spec, compiled.sources, allow_data_loss=allow_data_loss)
+
+    return run
