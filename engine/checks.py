@@ -8,6 +8,7 @@ import keyword
 
 from .errors import Problem
 from .fieldtypes import BadDefault, FieldType, parse_value
+from .loader import path_text
 from .spec import ACTIONS, USER
 from .validate import suggest
 
@@ -26,6 +27,10 @@ id pk objects save delete clean check full_clean clean_fields validate_unique va
 refresh_from_db arefresh_from_db asave adelete serializable_value get_deferred_fields prepare_database_save
 date_error_message unique_error_message get_constraints from_db meta
 """.split())
+def article(word):
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+
+
 SCALAR_TITLE = {FieldType.REFS, FieldType.JSON, FieldType.IMAGE, FieldType.FILE}
 
 
@@ -65,8 +70,9 @@ class Checker:
         if name in known:
             return True
         shown = ", ".join(sorted(map(str, known))) or "none"
-        self.add(code, f"'{'.'.join(map(str, path))}' refers to unknown {kind} '{name}'{suggest(name, known)}",
-                 path, f"known {kind}s: {shown}", key=key)
+        plural = "entities" if kind == "entity" else f"{kind}s"
+        self.add(code, f"'{path_text(path)}' refers to unknown {kind} '{name}'{suggest(name, known)}",
+                 path, f"known {plural}: {shown}", key=key)
         return False
 
     def field_of(self, entity, name, path):
@@ -86,18 +92,18 @@ class Checker:
             reason = "not allowed ('__')"
         else:
             return
-        self.add("E120", f"{what} name '{name}' at '{'.'.join(path)}' is {reason}", path,
+        self.add("E120", f"{what} name '{name}' at '{path_text(path)}' is {reason}", path,
                  f"choose another name, e.g. '{name.rstrip('_')}_{what}'", key=True)
 
     def check_labels(self, label, path):
         langs = set(self.spec.languages)
         for lang in sorted(label.languages - langs):
-            self.add("E208", f"'{'.'.join(path)}' has a text in '{lang}', which is not among the solution's "
+            self.add("E208", f"'{path_text(path)}' has a text in '{lang}', which is not among the solution's "
                      f"languages ({', '.join(self.spec.languages)})", (*path, lang), "add the language to "
                      "'solution.languages' or remove the text", key=True)
         if label.languages and len(langs) > 1:
             for lang in sorted(langs - label.languages):
-                self.add("W002", f"'{'.'.join(path)}' has no text in '{lang}'", path,
+                self.add("W002", f"'{path_text(path)}' has no text in '{lang}'", path,
                          "the default language's text is shown instead")
 
     # --- solution --------------------------------------------------------------------------
@@ -127,12 +133,12 @@ class Checker:
         if entity.title:
             title = self.field_of(entity, entity.title, (*path, "title"))
             if title and title.type in SCALAR_TITLE:
-                self.add("E216", f"'{'.'.join(path)}.title' is '{title.name}', a {title.type.value} field",
+                self.add("E216", f"'{path_text(path)}.title' is '{title.name}', a {title.type.value} field",
                          (*path, "title"), "pick a text, number or date field as the title")
         for i, name in enumerate(entity.search):
             f = self.field_of(entity, name, (*path, "search", i))
             if f and not (f.type.is_textual or f.type is FieldType.CHOICE):
-                self.add("E216", f"'{'.'.join(path)}.search[{i}]' is '{name}', a {f.type.value} field",
+                self.add("E216", f"'{path_text(path)}.search[{i}]' is '{name}', a {f.type.value} field",
                          (*path, "search", i), "search works on text fields")
         for i, name in enumerate(entity.ordering):
             f = self.field_of(entity, name.lstrip("-"), (*path, "ordering", i))
@@ -142,7 +148,7 @@ class Checker:
         if entity.owner:
             owner = self.field_of(entity, entity.owner, (*path, "owner"))
             if owner and not (owner.type is FieldType.REF and owner.to == USER):
-                self.add("E213", f"'{'.'.join(path)}.owner' is '{owner.name}', which is not a reference to the user",
+                self.add("E213", f"'{path_text(path)}.owner' is '{owner.name}', which is not a reference to the user",
                          (*path, "owner"), f"declare '{owner.name}: {{type: ref, to: user}}'")
         for i, ix in enumerate(entity.indexes):
             for j, name in enumerate(ix.fields):
@@ -153,14 +159,14 @@ class Checker:
         names = set(entity.field_names)
         for f in entity.fields:
             if f.renamed_from and f.renamed_from in names:
-                self.add("E215", f"'{'.'.join(path)}.fields.{f.name}.renamed_from' names '{f.renamed_from}', "
+                self.add("E215", f"'{path_text(path)}.fields.{f.name}.renamed_from' names '{f.renamed_from}', "
                          "which is still a field", (*path, "fields", f.name, "renamed_from"),
                          "remove renamed_from once the rename is applied, or rename the other field")
             if f.type is FieldType.REF and f"{f.name}_id" in names:
                 self.add("E120", f"field '{f.name}_id' clashes with the column of the ref field '{f.name}'",
                          (*path, "fields", f"{f.name}_id"), "rename one of them", key=True)
         if entity.renamed_from and entity.renamed_from in self.entities:
-            self.add("E215", f"'{'.'.join(path)}.renamed_from' names '{entity.renamed_from}', which is still an "
+            self.add("E215", f"'{path_text(path)}.renamed_from' names '{entity.renamed_from}', which is still an "
                      "entity", (*path, "renamed_from"))
 
     def check_field(self, entity, f):
@@ -169,7 +175,7 @@ class Checker:
         self.check_labels(f.label, (*path, "label"))
         info = f.type.info
         for option in sorted(f.raw_options - info.options):
-            self.add("E212", f"'{'.'.join(path)}.{option}' is not an option of a {f.type.value} field",
+            self.add("E212", f"'{path_text(path)}.{option}' is not an option of {article(f.type.value)} field",
                      (*path, option), f"options of {f.type.value}: {', '.join(sorted(info.options - {'type'}))}",
                      key=True)
         if f.unique and not info.can_be_unique:
@@ -179,11 +185,11 @@ class Checker:
         self.check_bounds(f, path)
         if info.is_relation:
             self.check_relation(f, path)
-        if f.has_default:
+        if f.has_default and "default" in info.options:
             self.check_default(f, path)
 
     def check_bounds(self, f, path):
-        where = ".".join(path)
+        where = path_text(path)
         if f.min_value is not None and f.max_value is not None and f.min_value > f.max_value:
             self.add("E211", f"'{where}' has min {f.min_value} above max {f.max_value}", (*path, "min"))
         if f.min_length is not None and f.max_length is not None and f.min_length > f.max_length:
@@ -205,7 +211,7 @@ class Checker:
                     self.add("E211", f"'{where}.choices[{i}]' is longer than 100 characters", (*path, "choices", i))
 
     def check_relation(self, f, path):
-        where = ".".join(path)
+        where = path_text(path)
         if not f.to:
             self.add("E102", f"'{where}' is a {f.type.value} field and needs 'to'", path,
                      "add 'to: <entity>' or 'to: user'")
@@ -216,7 +222,7 @@ class Checker:
                      "use cascade, protect or restrict, or make the field optional")
 
     def check_default(self, f, path):
-        where = f"{'.'.join(path)}.default"
+        where = f"{path_text(path)}.default"
         try:
             value = parse_value(f.type, f.default, f.choice_values)
         except BadDefault as exc:
@@ -275,10 +281,11 @@ class Checker:
                 if action != "all":
                     self.known("E206", "action", action, allowed, (*gpath, "actions", i))
             self.check_scope(entity, grant, gpath)
-            for part in ("view", "edit"):
-                names = grant.view_fields if part == "view" else grant.edit_fields
-                for i, name in enumerate(names or ()):
-                    self.field_of(entity, name, (*gpath, "fields", part, i))
+            for i, name in enumerate(grant.view_fields or ()):
+                self.field_of(entity, name, (*gpath, "fields", "view", i))
+            for i, name in enumerate(grant.edit_fields or ()):
+                if name not in (grant.view_fields or ()):  # edit defaults to view: report each name once
+                    self.field_of(entity, name, (*gpath, "fields", "edit", i))
             for name, value in grant.forced:
                 f = self.field_of(entity, name, (*gpath, "set", name))
                 if f:
@@ -287,15 +294,15 @@ class Checker:
     def check_scope(self, entity, grant, gpath):
         if grant.scope == "own":
             if not entity.owner:
-                self.add("E207", f"'{'.'.join(gpath)}' uses scope 'own', but entity '{entity.name}' has no owner",
+                self.add("E207", f"'{path_text(gpath)}' uses scope 'own', but entity '{entity.name}' has no owner",
                          (*gpath, "scope"), "set 'owner: <ref to user field>' on the entity, or give a path scope")
             return
         if grant.scope == "all":
             return
-        for path_text, value in grant.scope:
-            target = self.walk(entity, path_text, (*gpath, "scope", path_text))
+        for dotted, value in grant.scope:
+            target = self.walk(entity, dotted, (*gpath, "scope", dotted))
             if target is not None:
-                self.check_user_value(entity, target, value, (*gpath, "scope", path_text))
+                self.check_user_value(entity, target, value, (*gpath, "scope", dotted))
 
     def walk(self, entity, dotted, ypath):
         """Follow 'stay.guest.user' from ``entity``; return the last field spec or None (reported)."""
@@ -305,7 +312,7 @@ class Checker:
             f = current.field(part) if current else None
             if f is None:
                 where = current.name if current else "?"
-                self.add("E207", f"'{dotted}' at '{'.'.join(ypath[:-1])}': entity '{where}' has no field "
+                self.add("E207", f"'{dotted}' at '{path_text(ypath[:-1])}': entity '{where}' has no field "
                          f"'{part}'{suggest(part, current.field_names if current else ())}", ypath,
                          "each step but the last must be a ref field", key=True)
                 return None
@@ -343,7 +350,7 @@ class Checker:
         entity = None
         if page.kind in ("list", "detail", "form", "calendar"):
             if not page.entity:
-                self.add("E102", f"'{'.'.join(path)}' is a {page.kind} page and needs 'entity'", path)
+                self.add("E102", f"'{path_text(path)}' is a {page.kind} page and needs 'entity'", path)
         if page.entity and self.known("E201", "entity", page.entity, self.entities, (*path, "entity")):
             entity = self.entities[page.entity]
         for i, role in enumerate(page.roles or ()):

@@ -1,0 +1,225 @@
+"""Schema and semantic checks: every problem located, with its code, path and hint, all in one run."""
+import pytest
+
+from engine.compiler import compile_folder
+from tests.conftest import compile_yaml
+
+
+def lines(text, **kw):
+    return [str(p) for p in compile_yaml(text, **kw).problems]
+
+
+def codes(text, **kw):
+    return [p.code for p in compile_yaml(text, **kw).problems]
+
+
+def test_resort_solution_is_valid_without_warnings():
+    result = compile_folder("solutions/resort")
+    assert result.problems == []
+    assert [e.name for e in result.spec.entities] == [
+        "guest", "room", "stay", "service", "service_order", "excursion", "booking"]
+
+
+def test_unknown_type_suggests_the_closest():
+    assert lines("""
+entities:
+  order_item:
+    fields:
+      price: {type: monye}
+""") == [
+        "solution.yaml:7:21: cabinet.E104 'entities.order_item.fields.price.type' is 'monye', not one of: string, "
+        "text, markdown, integer, decimal, money, boolean, date, datetime, time, choice, email, phone, url, image, "
+        "file, json, ref, refs; did you mean 'money'?"]
+
+
+def test_shorthand_field_type_is_located_at_the_value():
+    assert lines("entities:\n  a:\n    fields:\n      n: strng\n") == [
+        "solution.yaml:7:10: cabinet.E104 'entities.a.fields.n.type' is 'strng', not one of: string, text, markdown, "
+        "integer, decimal, money, boolean, date, datetime, time, choice, email, phone, url, image, file, json, ref, "
+        "refs; did you mean 'string'?"]
+
+
+def test_unknown_key_points_at_the_key_and_lists_allowed():
+    (line,) = lines("entities:\n  a:\n    fields:\n      n: {type: string, maxlength: 3}\n")
+    assert line.startswith("solution.yaml:7:25: cabinet.E101 'entities.a.fields.n.maxlength' is not a known key; "
+                           "did you mean 'max_length'? (hint: allowed keys here: type, label,")
+
+
+def test_missing_required_keys_and_wrong_types():
+    assert lines("entities:\n  a: {label: 5}\nroles: []\n") == [
+        "solution.yaml:5:6: cabinet.E102 'entities.a' needs 'fields' (hint: add 'fields:' under 'entities.a')",
+        "solution.yaml:5:14: cabinet.E103 'entities.a.label' is a number that does not fit here "
+        "(hint: expected a text, or a mapping of language code to text)",
+        "solution.yaml:6:8: cabinet.E103 'roles' is a list, expected object",
+    ]
+
+
+def test_bad_names_point_at_the_key():
+    assert lines("entities:\n  Guest:\n    fields: {a: string}\n") == [
+        "solution.yaml:5:3: cabinet.E105 'entities.Guest': 'Guest' is not a valid name "
+        "(hint: a lower-case name: letters, digits and '_', starting with a letter)"]
+
+
+def test_all_problems_in_one_run_sorted_by_place():
+    found = codes("""
+entities:
+  a:
+    title: nope
+    owner: n
+    fields:
+      n: {type: integer, max_length: 3, min: 5, max: 1, default: x}
+      class: string
+      r: {type: ref, to: b}
+      c: {type: choice, choices: [x, x], default: y}
+      d: {type: decimal, max_digits: 3, decimal_places: 4}
+""")
+    assert found == ["E202", "E213", "E212", "E211", "E210", "E120", "E201", "E211", "E210", "E211"]
+
+
+@pytest.mark.parametrize(("field", "message"), [
+    ("{type: integer, default: '3'}", "'entities.a.fields.f.default': '3' is not a whole number"),
+    ("{type: date, default: 31.01.2024}", "'entities.a.fields.f.default': '31.01.2024' is not a date in ISO form "
+                                          "(e.g. 2026-01-31)"),
+    ("{type: email, default: nobody}", "'entities.a.fields.f.default': 'nobody' is not a valid email address"),
+    ("{type: boolean, default: yes}", "'entities.a.fields.f.default': 'yes' is not true or false"),
+    ("{type: choice, choices: [a, b], default: c}", "'entities.a.fields.f.default': 'c' is not one of the choices "
+                                                    "(a, b)"),
+    ("{type: string, max_length: 2, default: abc}", "'entities.a.fields.f.default' is longer than max_length 2"),
+    ("{type: integer, min: 1, default: 0}", "'entities.a.fields.f.default' 0 is outside min/max"),
+    ("{type: refs, to: user, default: 1}", "'entities.a.fields.f.default' is not an option of a refs field"),
+    ("{type: integer, max_length: 3}", "'entities.a.fields.f.max_length' is not an option of an integer field"),
+])
+def test_bad_defaults(field, message):
+    found = compile_yaml(f"entities:\n  a:\n    fields:\n      f: {field}\n").problems
+    assert [p.message for p in found] == [message]
+
+
+def test_reserved_names():
+    assert codes("entities:\n  select:\n    fields: {a: string}\n  b:\n    fields:\n      pk: string\n"
+                 "      order: string\n      x__y: string\n      user: {type: ref, to: user}\n") == [
+        "E120", "E120", "E120", "E120"]
+    assert codes("entities:\n  user:\n    fields: {a: string}\n") == ["E120"]
+
+
+def test_required_reference_cycle():
+    assert lines("""
+entities:
+  a:
+    fields: {b: {type: ref, to: b, required: true}}
+  b:
+    fields: {a: {type: ref, to: a, required: true}}
+  c:
+    fields: {c: {type: ref, to: c, required: true}}
+""") == [
+        "solution.yaml:5:3: cabinet.E214 required references form a cycle: a -> b -> a; no first row can be created "
+        "(hint: make one reference in the cycle optional)",
+        "solution.yaml:9:3: cabinet.E214 required references form a cycle: c -> c; no first row can be created "
+        "(hint: make one reference in the cycle optional)",
+    ]
+
+
+def test_optional_reference_cycle_is_fine():
+    assert codes("entities:\n  a:\n    fields: {b: {type: ref, to: b}}\n  b:\n    fields: {a: {type: ref, to: a}}\n") == []
+
+
+ROLE_BASE = """
+entities:
+  guest:
+    owner: user
+    fields:
+      user: {type: ref, to: user}
+      name: string
+  stay:
+    fields:
+      guest: {type: ref, to: guest, required: true}
+      status: {type: choice, choices: [a, b]}
+workflows:
+  flow:
+    entity: stay
+    field: status
+    states: {a: , b: }
+    transitions:
+      go: {from: a, to: b, roles: [guest]}
+"""
+
+
+def test_role_references_are_checked():
+    assert lines(ROLE_BASE + """
+roles:
+  guest:
+    home: nowhere
+    entities:
+      stay:
+        actions: [list, go, fly]
+        scope: {guest.user: $user, guest.nme: x, status.x: 1}
+        fields: {view: [status, colour]}
+        set: {guest: $user.guest}
+      ghost: {scope: all}
+      guest: {scope: own}
+""") == [
+        "solution.yaml:24:11: cabinet.E204 'roles.guest.home' refers to unknown page 'nowhere' (hint: known pages: none)",
+        "solution.yaml:27:29: cabinet.E206 'roles.guest.entities.stay.actions[2]' refers to unknown action 'fly' "
+        "(hint: known actions: create, delete, go, list, update, view)",
+        "solution.yaml:28:36: cabinet.E207 'guest.nme' at 'roles.guest.entities.stay.scope': entity 'guest' has no "
+        "field 'nme'; did you mean 'name'? (hint: each step but the last must be a ref field)",
+        "solution.yaml:28:50: cabinet.E207 'status.x': 'status' is not a reference to an entity, so the path cannot "
+        "go on (hint: each step but the last must be a ref field)",
+        "solution.yaml:29:33: cabinet.E202 'roles.guest.entities.stay.fields.view[1]' refers to unknown field "
+        "'colour' (hint: known fields: guest, status)",
+        "solution.yaml:31:7: cabinet.E201 'roles.guest.entities.ghost' refers to unknown entity 'ghost'; did you "
+        "mean 'guest'? (hint: known entities: guest, stay)",
+    ]
+
+
+def test_scope_own_needs_owner_and_user_variables_must_fit():
+    assert codes(ROLE_BASE + """
+roles:
+  r:
+    entities:
+      stay: {scope: own}
+      guest: {scope: {name: $user}, set: {user: $user.stay}}
+""") == ["E203", "E207", "E207", "E207"]
+
+
+def test_workflow_checks():
+    text = ROLE_BASE.replace("states: {a: , b: }", "states: {a: , c: }").replace("roles: [guest]", "roles: [nobody]")
+    assert codes(text) == ["E217", "E205", "E203"]
+
+
+def test_page_checks():
+    assert codes("""
+entities:
+  a:
+    fields: {n: string, d: date, j: json}
+  b:
+    fields: {a: {type: ref, to: a}}
+pages:
+  l: {kind: list, entity: a, columns: [n, x], roles: [nobody], parent: nope}
+  c: {kind: calendar, entity: a, date_field: n}
+  d:
+    kind: detail
+    entity: a
+    related: [{entity: b, via: a}, {entity: b, via: zz}]
+  e: {kind: form}
+  h: {kind: dashboard, cards: [{kind: counter, entity: zz}, {kind: shortcut, page: nope}]}
+""") == ["E202", "E203", "E204", "E216", "E202", "E102", "E201", "E204"]
+
+
+def test_languages():
+    assert lines("entities:\n  a:\n    label: {en: A, de: B}\n    fields: {n: string}\n",
+                 header="solution:\n  name: t\n  languages: [en, ru]\n  default_language: fr\n") == [
+        "solution.yaml:4:21: cabinet.E208 'solution.default_language' is 'fr', not one of 'solution.languages' (en, ru)",
+        "solution.yaml:7:12: cabinet.W002 'entities.a.label' has no text in 'ru' "
+        "(hint: the default language's text is shown instead)",
+        "solution.yaml:7:20: cabinet.E208 'entities.a.label' has a text in 'de', which is not among the solution's "
+        "languages (en, ru) (hint: add the language to 'solution.languages' or remove the text)",
+    ]
+
+
+def test_missing_solution_section_and_broken_file_do_not_double_report():
+    from engine.compiler import compile_sources
+
+    assert [p.code for p in compile_sources({"e.yaml": "entities: {}\n"}).problems] == ["E102"]
+    # the solution section may be in the broken file: no extra 'missing solution' error
+    assert [p.code for p in compile_sources({"e.yaml": "entities: {}\n", "s.yaml": "solution: [\n"}).problems] == [
+        "E001"]
