@@ -141,6 +141,8 @@ class Checker:
                 self.add("E216", f"'{path_text(path)}.search[{i}]' is '{name}', a {f.type.value} field",
                          (*path, "search", i), "search works on text fields")
         for i, name in enumerate(entity.ordering):
+            if name.lstrip("-") == "id":  # the implicit primary key: creation order
+                continue
             f = self.field_of(entity, name.lstrip("-"), (*path, "ordering", i))
             if f and f.type is FieldType.REFS:
                 self.add("E216", f"cannot order '{entity.name}' by the many-refs field '{f.name}'",

@@ -30,6 +30,13 @@ def translated(label, default_language):
     return lazy(lambda: label.get(get_language(), default_language), str)()
 
 
+class URLField(models.URLField):
+    """A URL field whose form field assumes https for bare domains (Django 6's default)."""
+
+    def formfield(self, **kwargs):
+        return super().formfield(**{"assume_scheme": "https", **kwargs})
+
+
 class Constant:
     """A callable default that hands out a fresh copy of a JSON value."""
 
@@ -122,7 +129,7 @@ def make_field(entity, f, targets, lang):
     if t is FieldType.EMAIL:
         return models.EmailField(max_length=f.storage_length, **kw)
     if t is FieldType.URL:
-        return models.URLField(max_length=f.storage_length, **kw)
+        return URLField(max_length=f.storage_length, **kw)
     if t is FieldType.CHOICE:
         choices = [(c.value, translated(c.label, lang)) for c in f.choices]
         return models.CharField(max_length=f.storage_length, choices=choices, **kw)
