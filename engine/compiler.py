@@ -38,7 +38,7 @@ def _finish(doc):
     validate_document(doc)
     if load_failed:
         # A file that could not be read may hold the missing sections; do not blame their absence.
-        doc.problems = [p for p in doc.problems if not (p.code == "E102" and not p.loc.path)]
+        doc.problems = [p for p in doc.problems if not (p.code == "E111" and "no file defines" in p.message)]
     if any(p.is_error for p in doc.problems):
         return Compiled(None, doc.sources, sort_problems(doc.problems))
     spec = make_solution_spec(doc)

@@ -185,8 +185,14 @@ def _compose(problems, name, text):
         message = "; ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
         where = Loc(name, mark.line + 1, mark.column + 1) if mark else Loc(name, 1, 1)
         problems.append(Problem("E001", message, where, "check indentation, colons and quotes around here"))
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        problems.append(Problem("E001", f"character U+{code:04X} is not allowed in YAML ({exc.reason})",
+                                Loc(name, line, column), "remove the control character"))
     except yaml.YAMLError as exc:
-        problems.append(Problem("E001", f"invalid YAML: {exc}", Loc(name, 1, 1)))
+        problems.append(Problem("E001", f"invalid YAML: {str(exc).splitlines()[0]}", Loc(name, 1, 1)))
     except RecursionError:
         problems.append(Problem("E005", "the YAML is nested too deeply to read", Loc(name, 1, 1),
                                 "flatten the structure"))

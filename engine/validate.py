@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
+from .errors import Loc, Problem
 from .loader import path_text
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -108,6 +109,10 @@ def _report(doc, error):
             hint = f"allowed keys here: {', '.join(allowed)}" if allowed else "remove it"
             doc.problem("E101", f"'{path_text((*path, key))}' is not a known key{suggest(key, allowed)}",
                         (*path, key), hint, key=True)
+    elif kind == "required" and not path and "solution" not in error.instance:
+        first = min(doc.sources) if doc.sources else ""
+        doc.problems.append(Problem("E111", "no file defines the 'solution' section", Loc(first, 1 if first else 0, 1),
+                                    "add 'solution: {name: ...}' to one file, e.g. solution.yaml"))
     elif kind == "required":
         missing = [k for k in error.validator_value if k not in error.instance]
         for key in missing:

@@ -219,7 +219,9 @@ def test_languages():
 def test_missing_solution_section_and_broken_file_do_not_double_report():
     from engine.compiler import compile_sources
 
-    assert [p.code for p in compile_sources({"e.yaml": "entities: {}\n"}).problems] == ["E102"]
+    assert [str(p) for p in compile_sources({"e.yaml": "entities: {}\n"}).problems] == [
+        "e.yaml:1:1: cabinet.E111 no file defines the 'solution' section "
+        "(hint: add 'solution: {name: ...}' to one file, e.g. solution.yaml)"]
     # the solution section may be in the broken file: no extra 'missing solution' error
     assert [p.code for p in compile_sources({"e.yaml": "entities: {}\n", "s.yaml": "solution: [\n"}).problems] == [
         "E001"]

@@ -26,6 +26,12 @@ def test_syntax_error_is_located():
         "(hint: check indentation, colons and quotes around here)"]
 
 
+def test_control_characters_are_located():
+    assert problems({"a.yaml": "a: 1\nb: x\x07\n"}) == [
+        "a.yaml:2:5: cabinet.E001 character U+0007 is not allowed in YAML (control characters are not allowed) "
+        "(hint: remove the control character)"]
+
+
 def test_bad_bytes_are_located():
     assert problems({"a.yaml": b"a: 1\nb: caf\xe9\n"}) == [
         "a.yaml:2:7: cabinet.E002 byte 0xe9 at offset 11 is not valid UTF-8 (hint: save the file as UTF-8)"]
