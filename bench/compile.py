@@ -324,6 +324,8 @@ def main():
             child(args.child, tmpdir)
             return 0
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+              + " ".join(f"{x:.2f}" for x in os.getloadavg()) + f"; {args.runs} runs per case")
         cases = ["resort", *map(str, sizes)]
         cold_rows = {}
         if not args.no_cold:

@@ -163,14 +163,22 @@ def postgres_ready():
     return None
 
 
-def drop_postgres():
+def cleanup_postgres():
+    """Drop the ``bench_hot`` database and flush Redis db 14 (both belong to this benchmark)."""
     import psycopg
+    import redis
 
     try:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
     except psycopg.Error as exc:
         print(f"  (could not drop {PG_DB}: {str(exc).strip()})")
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=3)
+        client.flushdb()
+        client.close()
+    except redis.RedisError as exc:
+        print(f"  (could not flush {REDIS_URL}: {exc})")
 
 
 def scenario_env(name, workdir):
@@ -415,7 +423,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="versions published per scenario (max 20)")
     parser.add_argument("--scenarios", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
-    parser.add_argument("--keep", action="store_true", help="keep the bench_hot PostgreSQL database")
+    parser.add_argument("--keep", action="store_true", help="keep the bench_hot database and Redis db 14 afterwards")
     parser.add_argument("--no-json", action="store_true", help="do not write bench/results/hot_reload-*.json")
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -438,7 +446,7 @@ def main():
             result = spawn_scenario(name, runs)
         finally:
             if name == "postgres" and not args.keep:
-                drop_postgres()
+                cleanup_postgres()
         if result is not None:
             results[name] = result
             summaries[name] = summarize(result)
