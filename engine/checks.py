@@ -9,7 +9,7 @@ import keyword
 from .errors import Problem
 from .fieldtypes import BadDefault, FieldType, parse_value
 from .loader import path_text
-from .spec import ACTIONS, USER
+from .spec import ACTIONS, USER, FieldSpec, Label
 from .validate import suggest
 
 SQL_RESERVED = frozenset("""
@@ -311,6 +311,8 @@ class Checker:
         current = entity
         parts = dotted.split(".")
         for i, part in enumerate(parts):
+            if part == "id" and i == len(parts) - 1 and current:  # the row itself, by primary key
+                return FieldSpec("id", FieldType.REF, Label(), to=current.name)
             f = current.field(part) if current else None
             if f is None:
                 where = current.name if current else "?"
@@ -344,6 +346,16 @@ class Checker:
             return
         if len(parts) == 2 and not (f.type in (FieldType.REF, FieldType.REFS) and f.to == linked.name):
             self.add("E207", f"'{value}' is a {linked.name}, but '{f.name}' does not refer to '{linked.name}'", ypath)
+        elif len(parts) == 3:
+            source = linked.field(parts[2])
+            if source is None:
+                self.add("E207", f"'{value}': entity '{linked.name}' has no field '{parts[2]}'"
+                         f"{suggest(parts[2], linked.field_names)}", ypath)
+            elif (source.type, source.to) != (f.type, f.to) and not (source.type.is_textual and f.type.is_textual):
+                self.add("E207", f"'{value}' is a {source.type.value} value, which '{f.name}' "
+                         f"({f.type.value}) cannot be compared with", ypath)
+        elif len(parts) > 3:
+            self.add("E207", f"'{value}' goes too deep", ypath, "use $user, $user.<entity> or $user.<entity>.<field>")
 
     # --- pages -----------------------------------------------------------------------------
 

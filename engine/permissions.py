@@ -19,25 +19,13 @@ def sync_permissions(built):
     ])
 
 
-# Django model permissions a role's actions imply (the admin checks these for staff roles).
-ACTION_PERMISSIONS = {"list": "view", "view": "view", "create": "add", "update": "change", "delete": "delete"}
-
-
 def sync_role_groups(built):
-    """Create one group per role and give it the model permissions its actions imply."""
+    """Create the group of every role: holding a role is being in its group.
+
+    Groups get no model permissions: what a role may do is decided by the access policy
+    (``engine.access``), for the admin as for every other consumer.
+    """
     from django.contrib.auth.models import Group
 
-    ctypes = ContentType.objects.get_for_models(*built.models.values(), for_concrete_models=False)
-    perms = {(p.content_type_id, p.codename): p for p in Permission.objects.filter(content_type__in=ctypes.values())}
     for role in built.spec.roles:
-        group, _ = Group.objects.get_or_create(name=role.group)
-        wanted = []
-        for grant in role.grants:
-            model = built.models[grant.entity]
-            actions = ACTION_PERMISSIONS.values() if "all" in grant.actions else {
-                ACTION_PERMISSIONS[a] for a in grant.actions if a in ACTION_PERMISSIONS}
-            for action in set(actions):
-                perm = perms.get((ctypes[model].pk, f"{action}_{model._meta.model_name}"))
-                if perm:
-                    wanted.append(perm)
-        group.permissions.set(wanted)
+        Group.objects.get_or_create(name=role.group)

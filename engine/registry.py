@@ -65,6 +65,12 @@ class BuiltSolution:
         return build_admin_site(self)
 
     @cached_property
+    def policy(self):
+        from .access import Policy
+
+        return Policy(self)
+
+    @cached_property
     def urlconf(self):
         from .urls import version_urlpatterns
 

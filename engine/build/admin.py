@@ -1,4 +1,9 @@
-"""Build a Django admin site for one version: every entity registered for staff."""
+"""Build a Django admin site for one version: every entity registered for staff, behind the policy.
+
+Staff see in the admin exactly what their roles allow elsewhere: the rows of their scope, the
+actions of their roles, their visible fields (others are not shown) and editable fields (the rest
+read-only); values forced on create are set by the server.
+"""
 from __future__ import annotations
 
 from django.contrib import admin
@@ -18,22 +23,84 @@ class CabinetAdminSite(admin.AdminSite):
     index_title = "Solution data"
 
 
-def model_admin_for(entity):
-    """Return a ``ModelAdmin`` class for ``entity``: list columns, filters, search and lookups."""
+class PolicyAdmin(admin.ModelAdmin):
+    """A ModelAdmin that asks the access policy for rows, actions and fields."""
+
+    built = None
+    entity_name = None
+
+    def access(self, request):
+        cached = getattr(request, "_cabinet_access", None)
+        if cached is None or cached.policy is not self.built.policy:
+            cached = self.built.policy.for_user(request.user)
+            request._cabinet_access = cached
+        return cached
+
+    def get_queryset(self, request):
+        qs = self.access(request).queryset(self.entity_name, "list")
+        ordering = self.get_ordering(request)
+        return qs.order_by(*ordering) if ordering else qs
+
+    def has_module_permission(self, request):
+        return bool(self.access(request).allowed_actions(self.entity_name)) or self.access(request).can(
+            self.entity_name, "view")
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request, "view", obj) or self._allowed(request, "update", obj)
+
+    def has_add_permission(self, request):
+        return self.access(request).can(self.entity_name, "create")
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request, "update", obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._allowed(request, "delete", obj)
+
+    def _allowed(self, request, action, obj):
+        access = self.access(request)
+        if not access.can(self.entity_name, action):
+            return False
+        return obj is None or access.queryset(self.entity_name, action).filter(pk=obj.pk).exists()
+
+    def get_fields(self, request, obj=None):
+        return list(self.access(request).visible_fields(self.entity_name))
+
+    def get_readonly_fields(self, request, obj=None):
+        access = self.access(request)
+        editable = set(access.editable_fields(self.entity_name, "create" if obj is None else "update"))
+        return [name for name in access.visible_fields(self.entity_name) if name not in editable]
+
+    def get_list_display(self, request):
+        visible = set(self.access(request).visible_fields(self.entity_name))
+        return [name for name in self.list_display if name in visible] or ["__str__"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            for name, value in self.access(request).resolved_forced(self.entity_name).items():
+                setattr(obj, name, value)
+        super().save_model(request, obj, form, change)
+
+
+def model_admin_for(built, entity):
+    """Return a ``PolicyAdmin`` class for ``entity``: list columns, filters, search and lookups."""
     shown = [f for f in entity.fields if f.type in LIST_TYPES]
     if entity.title:
         shown.sort(key=lambda f: f.name != entity.title)
     refs = [f.name for f in entity.fields if f.type is FieldType.REF]
+    columns = [f.name for f in shown[:6]]
     attrs = {
-        "list_display": [f.name for f in shown[:6]] or ["__str__"],
+        "built": built,
+        "entity_name": entity.name,
+        "list_display": columns or ["__str__"],
         "list_filter": [f.name for f in entity.fields if f.type in (FieldType.CHOICE, FieldType.BOOLEAN)],
         "search_fields": list(entity.search),
         "raw_id_fields": refs,
-        "list_select_related": [name for name in refs if name in [f.name for f in shown[:6]]],
+        "list_select_related": [name for name in refs if name in columns],
         "list_per_page": 50,
         "show_full_result_count": False,
     }
-    return type(f"{entity.class_name}Admin", (admin.ModelAdmin,), attrs)
+    return type(f"{entity.class_name}Admin", (PolicyAdmin,), attrs)
 
 
 def build_admin_site(built):
@@ -44,5 +111,5 @@ def build_admin_site(built):
         if model in admin.site._registry:
             site.register(model, type(admin.site._registry[model]))
     for entity in built.spec.entities:
-        site.register(built.models[entity.name], model_admin_for(entity))
+        site.register(built.models[entity.name], model_admin_for(built, entity))
     return site

@@ -1,0 +1,337 @@
+"""Access: one policy built from the role specs, used by every consumer (admin, pages, API, exports).
+
+Rows are decided in SQL: a role's scope compiles to a ``Q`` over relation paths, several roles OR
+their scopes, and django-guardian's object grants join the same query as a subquery. Fields are
+decided per role (visible, editable, forced on create). A row out of scope is a 404, an action not
+allowed a 403, so ids cannot be probed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import BigIntegerField, Q
+from django.db.models.functions import Cast
+from django.http import Http404
+from guardian.models import GroupObjectPermission, UserObjectPermission
+
+from .fieldtypes import FieldType
+from .spec import ACTIONS, USER
+
+# Which Django (and guardian) permission an action maps to; a transition needs 'change'.
+ACTION_CODENAMES = {"list": "view", "view": "view", "create": "add", "update": "change", "delete": "delete"}
+
+
+class AccessDenied(PermissionDenied):
+    """An action the user's roles do not allow (HTTP 403)."""
+
+    status_code = 403
+    default_detail = "You may not do this."
+    default_code = "permission_denied"
+
+
+class NotFound(Http404):
+    """A row outside the user's scope, answered as if it did not exist (HTTP 404)."""
+
+    status_code = 404
+    default_detail = "Not found."
+    default_code = "not_found"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One role's grant on one entity, compiled."""
+
+    role: str
+    actions: frozenset
+    scope: object  # "all", "own" or tuple of (path, value)
+    view: frozenset | None  # None: every field
+    edit: frozenset | None
+    forced: tuple = ()
+
+
+@dataclass
+class EntityPolicy:
+    """The rules of every role for one entity."""
+
+    entity: object  # EntitySpec
+    model: type
+    rules: dict[str, Rule] = field(default_factory=dict)  # role name -> rule
+
+
+def _actions(grant, transitions):
+    if "all" in grant.actions:
+        return frozenset(ACTIONS) | transitions
+    return frozenset(grant.actions)
+
+
+class Policy:
+    """The access rules of one built version."""
+
+    def __init__(self, built):
+        self.built = built
+        spec = built.spec
+        transitions = {}
+        for wf in spec.workflows:
+            transitions.setdefault(wf.entity, set()).update(t.name for t in wf.transitions)
+        self.entities = {e.name: EntityPolicy(e, built.models[e.name]) for e in spec.entities}
+        self.group_roles = {}
+        for role in spec.roles:
+            self.group_roles.setdefault(role.group, []).append(role.name)
+            for grant in role.grants:
+                self.entities[grant.entity].rules[role.name] = Rule(
+                    role=role.name, actions=_actions(grant, frozenset(transitions.get(grant.entity, ()))),
+                    scope=grant.scope,
+                    view=None if grant.view_fields is None else frozenset(grant.view_fields),
+                    edit=None if grant.edit_fields is None else frozenset(grant.edit_fields),
+                    forced=grant.forced,
+                )
+        self.staff_roles = {r.name for r in spec.roles if r.staff}
+
+    def roles_of(self, user):
+        """The role names a user holds (through groups named like the roles' ``group``)."""
+        if user is None or not user.is_authenticated:
+            return frozenset()
+        cached = getattr(user, "_cabinet_roles", None)
+        if cached is not None and cached[0] is self:
+            return cached[1]
+        names = user.groups.values_list("name", flat=True)
+        roles = frozenset(r for name in names for r in self.group_roles.get(name, ()))
+        user._cabinet_roles = (self, roles)
+        return roles
+
+    def for_user(self, user):
+        """Return the ``Access`` of ``user`` (anonymous when None)."""
+        return Access(self, user or AnonymousUser())
+
+
+class Access:
+    """What one user may see and do, answered from the policy; cheap to create per request."""
+
+    def __init__(self, policy, user):
+        self.policy = policy
+        self.user = user
+
+    @cached_property
+    def roles(self):
+        return self.policy.roles_of(self.user)
+
+    @property
+    def is_superuser(self):
+        return bool(self.user.is_authenticated and self.user.is_superuser)
+
+    def entity(self, name):
+        try:
+            return self.policy.entities[name]
+        except KeyError:
+            raise NotFound() from None
+
+    def rules(self, entity, action=None):
+        ep = self.entity(entity)
+        return [ep.rules[r] for r in sorted(self.roles) if r in ep.rules
+                and (action is None or action in ep.rules[r].actions)]
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def can(self, entity, action):
+        """Whether any of the user's roles allows ``action`` on ``entity`` (on some rows)."""
+        if self.is_superuser:
+            return True
+        return bool(self.rules(entity, action)) or (action in ("list", "view", "update", "delete")
+                                                    and self._has_grants(entity, action))
+
+    def require(self, entity, action):
+        if not self.can(entity, action):
+            raise AccessDenied(f"You may not {action} {entity}.")
+
+    def allowed_actions(self, entity):
+        if self.is_superuser:
+            return frozenset(ACTIONS) | self._transitions(entity)
+        found = set()
+        for rule in self.rules(entity):
+            found |= rule.actions
+        return frozenset(found)
+
+    def _transitions(self, entity):
+        return frozenset(t.name for wf in self.policy.built.spec.workflows if wf.entity == entity
+                         for t in wf.transitions)
+
+    # --- rows ------------------------------------------------------------------------------
+
+    def queryset(self, entity, action="list"):
+        """The rows of ``entity`` this user may ``action``: one SQL query, whatever the size."""
+        ep = self.entity(entity)
+        manager = ep.model._default_manager
+        if self.is_superuser:
+            return manager.all()
+        condition = None
+        for rule in self.rules(entity, action):
+            q = self.scope_q(ep, rule.scope)
+            if q is None:
+                continue
+            if not q:  # scope 'all'
+                return manager.all()
+            condition = q if condition is None else condition | q
+        grants = self._grant_q(ep, action)
+        if grants is not None:
+            condition = grants if condition is None else condition | grants
+        if condition is None:
+            return manager.none()
+        return manager.filter(condition)
+
+    def get(self, entity, pk, action="view"):
+        """The row ``pk`` if the user may ``action`` it; a row out of scope is a 404, not a 403."""
+        if not self.can(entity, action):
+            if action != "view" and self.queryset(entity, "view").filter(pk=pk).exists():
+                raise AccessDenied(f"You may not {action} this {entity}.")
+            raise NotFound()
+        try:
+            return self.queryset(entity, action).get(pk=pk)
+        except (ValueError, TypeError, ValidationError):
+            raise NotFound() from None
+        except self.entity(entity).model.DoesNotExist:
+            if action != "view" and self.queryset(entity, "view").filter(pk=pk).exists():
+                raise AccessDenied(f"You may not {action} this {entity}.") from None
+            raise NotFound() from None
+
+    def scope_q(self, ep, scope):
+        """Compile a scope to a ``Q`` (empty for 'all'), or None when it can match nothing for this user."""
+        if scope == "all":
+            return Q()
+        if scope == "own":
+            if not self.user.is_authenticated:
+                return None
+            return Q(**{ep.entity.owner: self.user})
+        q = Q()
+        for path, value in scope:
+            lookup = path.replace(".", "__")
+            resolved = self.value(value)
+            if resolved is _NOTHING:
+                return None
+            if hasattr(resolved, "query"):  # a queryset: membership
+                q &= Q(**{f"{lookup}__in": resolved})
+            elif isinstance(resolved, (list, tuple)):
+                q &= Q(**{f"{lookup}__in": list(resolved)})
+            elif resolved is None:
+                q &= Q(**{f"{lookup}__isnull": True})
+            else:
+                q &= Q(**{lookup: resolved})
+        return q
+
+    def value(self, value):
+        """Resolve ``$user``, ``$user.<entity>`` and ``$user.<entity>.<field>``; others pass through."""
+        if not (isinstance(value, str) and value.startswith("$")):
+            return value
+        if not self.user.is_authenticated:
+            return _NOTHING
+        parts = value[1:].split(".")
+        if len(parts) == 1:
+            return self.user
+        linked = self.policy.entities[parts[1]]
+        user_field = linked.entity.owner or next(
+            f.name for f in linked.entity.fields if f.type is FieldType.REF and f.to == USER)
+        rows = linked.model._default_manager.filter(**{user_field: self.user})
+        if len(parts) == 2:
+            return rows.values("pk")
+        return rows.values(parts[2])
+
+    # --- object-level grants (django-guardian) ---------------------------------------------
+
+    def _grant_q(self, ep, action):
+        if not self.user.is_authenticated or action not in ("list", "view", "update", "delete"):
+            return None
+        codename = f"{ACTION_CODENAMES[action]}_{ep.model._meta.model_name}"
+        ct = ContentType.objects.get_for_model(ep.model)
+        as_pk = Cast("object_pk", BigIntegerField())
+        users = UserObjectPermission.objects.filter(
+            user=self.user, content_type=ct, permission__codename=codename).values(pk_int=as_pk)
+        groups = GroupObjectPermission.objects.filter(
+            group__user=self.user, content_type=ct, permission__codename=codename).values(pk_int=as_pk)
+        return Q(pk__in=users) | Q(pk__in=groups)
+
+    def _has_grants(self, entity, action):
+        """Whether the user holds any object grant for ``action`` on ``entity`` (one query)."""
+        q = self._grant_q(self.entity(entity), action)
+        if q is None:
+            return False
+        return self.entity(entity).model._default_manager.filter(q).exists()
+
+    # --- fields ----------------------------------------------------------------------------
+
+    def visible_fields(self, entity):
+        """Field names the user may see, in the entity's order."""
+        return self._fields(entity, "view")
+
+    def editable_fields(self, entity, action="update"):
+        """Field names the user may write; values forced on create are never editable."""
+        names = self._fields(entity, "edit", action)
+        forced = {name for name, _ in self.forced(entity)} if action == "create" else set()
+        return tuple(n for n in names if n not in forced)
+
+    def _fields(self, entity, kind, action=None):
+        ep = self.entity(entity)
+        allnames = ep.entity.field_names
+        if self.is_superuser:
+            return allnames
+        rules = self.rules(entity, action) if action else self.rules(entity)
+        chosen = set()
+        for rule in rules:
+            names = rule.view if kind == "view" else (rule.edit if rule.edit is not None else rule.view)
+            if names is None:
+                return allnames
+            chosen |= names
+        if kind == "view" and not rules and self._has_grants(entity, "view"):
+            return allnames
+        return tuple(n for n in allnames if n in chosen)
+
+    def forced(self, entity):
+        """(field, value) pairs set on create, resolved for this user; the first role that forces a field wins."""
+        found = {}
+        for rule in self.rules(entity, "create"):
+            for name, value in rule.forced:
+                found.setdefault(name, value)
+        return tuple(found.items())
+
+    def resolved_forced(self, entity):
+        """Forced values as model values; raise ``AccessDenied`` when one cannot be resolved (no profile)."""
+        ep = self.entity(entity)
+        result = {}
+        for name, value in self.forced(entity):
+            resolved = self.value(value)
+            if hasattr(resolved, "query"):
+                target = ep.model._meta.get_field(name).related_model
+                resolved = target._default_manager.filter(pk__in=resolved).first()
+                if resolved is None:
+                    raise AccessDenied(f"Your account has no {value[1:].split('.')[1]} to attach this {entity} to.")
+            result[name] = resolved
+        return result
+
+    def clean_input(self, entity, data, action="update"):
+        """Keep only editable fields of ``data``; reject hidden or read-only ones with field errors."""
+        editable = set(self.editable_fields(entity, action))
+        visible = set(self.visible_fields(entity))
+        errors = {}
+        clean = {}
+        for name, value in data.items():
+            if name in editable:
+                clean[name] = value
+            elif name in visible or name in {n for n, _ in self.forced(entity)}:
+                errors[name] = [ValidationError("This field is read-only.", code="read_only")]
+            else:
+                errors[name] = [ValidationError("Unknown field.", code="unknown_field")]
+        if errors:
+            raise ValidationError(errors)
+        if action == "create":
+            clean.update(self.resolved_forced(entity))
+        return clean
+
+
+class _Nothing:
+    def __repr__(self):
+        return "<nothing>"
+
+
+_NOTHING = _Nothing()

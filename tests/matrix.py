@@ -1,0 +1,180 @@
+"""A generic access matrix for any solution: rows for two owners, and an oracle in plain Python.
+
+The oracle reads the role specs and walks relation paths with getattr, row by row; the policy
+compiles the same specs to SQL. The matrix test asserts that both agree for every role, entity
+and action, so it holds for any solution, not only the resort.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from engine.fieldtypes import FieldType
+from engine.spec import ACTIONS, USER
+
+counter = itertools.count(1)
+
+
+def sample(f, variant):
+    """A valid value of field spec ``f``; variant 0 and 1 differ where the type allows."""
+    n = next(counter)
+    t = f.type
+    if t is FieldType.CHOICE:
+        return f.choice_values[0 if variant == 0 else -1]
+    if t is FieldType.BOOLEAN:
+        return variant == 0
+    if t is FieldType.INTEGER:
+        low = int(f.min_value) if f.min_value is not None else 0
+        high = int(f.max_value) if f.max_value is not None else low + 1000
+        return low if variant == 0 else high
+    if t in (FieldType.DECIMAL, FieldType.MONEY):
+        return Decimal(f.min_value or 0) + variant
+    if t is FieldType.DATE:
+        return dt.date(2026, 1, 1) + dt.timedelta(days=n)
+    if t is FieldType.DATETIME:
+        return timezone.now() + dt.timedelta(hours=n)
+    if t is FieldType.TIME:
+        return dt.time(variant + 8, 0)
+    if t is FieldType.EMAIL:
+        return f"u{n}@example.com"
+    if t is FieldType.PHONE:
+        return f"+7 900 {n:07d}"
+    if t is FieldType.URL:
+        return f"https://example.com/{n}"
+    if t is FieldType.JSON:
+        return {"n": n}
+    if t in (FieldType.IMAGE, FieldType.FILE):
+        return f"upload/{n}.bin"
+    text = f"{f.name}-{n}-{variant}"
+    width = f.max_length or f.storage_length or 255
+    return text[-width:].rjust(f.min_length or 0, "x")
+
+
+def creation_order(spec):
+    """Entities in an order where every required ref points at an entity made before."""
+    done, order = set(), []
+    pending = list(spec.entities)
+    while pending:
+        for entity in pending:
+            needs = {f.to for f in entity.fields if f.type is FieldType.REF and f.required and f.to != USER}
+            if needs - {entity.name} <= done:
+                order.append(entity)
+                done.add(entity.name)
+                pending.remove(entity)
+                break
+        else:
+            raise AssertionError(f"cannot order {[e.name for e in pending]}")
+    return order
+
+
+def make_rows(built, owners):
+    """Create, per entity, one row per owner and variant, chained to the same owner's rows."""
+    User = get_user_model()
+    made = {}  # (entity, owner index, variant) -> row
+    for entity in creation_order(built.spec):
+        model = built.model(entity.name)
+        for (o, owner), variant in itertools.product(enumerate(owners), (0, 1)):
+            values, many = {}, {}
+            for f in entity.fields:
+                if f.type is FieldType.REF:
+                    if f.to == USER:
+                        values[f.name] = owner if not (f.unique and variant) else User.objects.create_user(
+                            f"extra{next(counter)}")
+                    else:
+                        target = made.get((f.to, o, variant)) or made.get((f.to, o, 0))
+                        if target is None and f.required:
+                            break
+                        if f.unique and variant:
+                            target = None if not f.required else target
+                        values[f.name] = target
+                elif f.type is FieldType.REFS:
+                    many[f.name] = [r for (e, oo, _), r in made.items() if e == f.to and oo == o] if f.to != USER \
+                        else [owner]
+                else:
+                    values[f.name] = sample(f, variant)
+            else:
+                row = model(**values)
+                row.full_clean(validate_unique=False, validate_constraints=False)
+                row.save()
+                for name, targets in many.items():
+                    getattr(row, name).set(targets)
+                made[(entity.name, o, variant)] = row
+    return made
+
+
+def make_users(n=2):
+    User = get_user_model()
+    return [User.objects.create_user(f"owner{next(counter)}", password="pw-owner-123") for _ in range(n)]
+
+
+def give_role(users, role):
+    """Put ``users`` in exactly the group of ``role``; return fresh user objects (no cached roles)."""
+    group, _ = Group.objects.get_or_create(name=role.group)
+    User = get_user_model()
+    for user in users:
+        user.groups.set([group])
+    return [User.objects.get(pk=u.pk) for u in users]
+
+
+# --- the oracle -------------------------------------------------------------------------------
+
+def _walk(row, path):
+    values = [row]
+    for part in path.split("."):
+        nxt = []
+        for value in values:
+            if value is None:
+                nxt.append(None)
+            elif part == "id":
+                nxt.append(value.pk)
+            else:
+                attr = getattr(value, part)
+                if hasattr(attr, "all") and hasattr(attr, "through"):
+                    nxt.extend(attr.all() or [None])
+                else:
+                    nxt.append(attr)
+        values = nxt
+    return [v.pk if hasattr(v, "pk") else v for v in values]
+
+
+def _resolve(built, value, user):
+    """The set of values ``value`` stands for, for ``user``."""
+    if isinstance(value, (list, tuple)):
+        return set(value)
+    if not (isinstance(value, str) and value.startswith("$")):
+        return {value}
+    parts = value[1:].split(".")
+    if len(parts) == 1:
+        return {user.pk}
+    linked = built.spec.entity(parts[1])
+    user_field = linked.owner or next(f.name for f in linked.fields if f.type is FieldType.REF and f.to == USER)
+    rows = [r for r in built.model(linked.name).objects.all() if getattr(r, f"{user_field}_id") == user.pk]
+    if len(parts) == 2:
+        return {r.pk for r in rows}
+    return {_walk(r, parts[2])[0] for r in rows}
+
+
+def expected(built, role, entity, action, user, rows):
+    """The pks of ``rows`` that ``role``'s grant lets ``user`` ``action``, by the oracle."""
+    grant = role.grant(entity.name)
+    if grant is None:
+        return set()
+    actions = set(ACTIONS) if "all" in grant.actions else set(grant.actions)
+    if action not in actions:
+        return set()
+    found = set()
+    for row in rows:
+        if grant.scope == "all":
+            ok = True
+        elif grant.scope == "own":
+            ok = getattr(row, f"{entity.owner}_id") == user.pk
+        else:
+            ok = all(set(_walk(row, path)) & _resolve(built, value, user) for path, value in grant.scope)
+        if ok:
+            found.add(row.pk)
+    return found
