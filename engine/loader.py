@@ -56,21 +56,22 @@ class Document:
 
     sources: dict[str, str] = field(default_factory=dict)
     data: dict = field(default_factory=dict)
-    values: dict[tuple, Loc] = field(default_factory=dict)
-    keys: dict[tuple, Loc] = field(default_factory=dict)
+    # path -> (file, line, column); made into a Loc only when asked, as most are never needed
+    values: dict[tuple, tuple] = field(default_factory=dict)
+    keys: dict[tuple, tuple] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
     def loc(self, path, key=False):
         """Return the place of ``path`` (of its key when ``key``), or of its nearest known parent."""
         path = tuple(path)
         table = self.keys if key else self.values
-        if path in table:
-            return table[path]
-        for cut in range(len(path) - 1, -1, -1):
-            found = self.values.get(path[:cut])
-            if found:
-                return Loc(found.file, found.line, found.column, path_text(path))
-        return Loc(path=path_text(path))
+        found = table.get(path)
+        if found is None:
+            found = next((self.values[path[:cut]] for cut in range(len(path) - 1, -1, -1)
+                          if path[:cut] in self.values), None)
+        if found is None:
+            return Loc(path=path_text(path))
+        return Loc(found[0], found[1], found[2], path_text(path))
 
     def problem(self, code, message, path, hint="", key=False):
         """Record a problem located at ``path``."""
@@ -87,15 +88,26 @@ class _FileReader:
     def __init__(self, filename, problems):
         self.filename = filename
         self.problems = problems
-        self.values: dict[tuple, Loc] = {}
-        self.keys: dict[tuple, Loc] = {}
+        self.values: dict[tuple, tuple] = {}
+        self.keys: dict[tuple, tuple] = {}
         self.count = 0
         self.active = set()
+        self.buckets = {}
         self.constructor = yaml.constructor.SafeConstructor()
 
     def mark(self, node, path):
         m = node.start_mark
         return Loc(self.filename, m.line + 1, m.column + 1, path_text(path))
+
+    def bucket(self, name, depth):
+        """This file's marks of table ``name`` grouped by path prefix of ``depth`` parts (made once)."""
+        if (name, depth) not in self.buckets:
+            self.buckets[(name, depth)] = _buckets(getattr(self, name), depth)
+        return self.buckets[(name, depth)]
+
+    def raw(self, node):
+        m = node.start_mark
+        return (self.filename, m.line + 1, m.column + 1)
 
     def convert(self, node, path):
         self.count += 1
@@ -103,7 +115,7 @@ class _FileReader:
             raise _TooComplex(f"more than {MAX_NODES} values after expanding aliases")
         if id(node) in self.active:
             raise _TooComplex("an alias refers to a node that contains it")
-        self.values[path] = self.mark(node, path)
+        self.values[path] = self.raw(node)
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
         self.active.add(id(node))
@@ -144,7 +156,7 @@ class _FileReader:
                     "E003", f"'{path_text((*path, key))}' is defined twice in the same mapping",
                     self.mark(key_node, (*path, key)), "remove or rename one of the two keys"))
                 continue
-            self.keys[(*path, key)] = self.mark(key_node, (*path, key))
+            self.keys[(*path, key)] = self.raw(key_node)
             result[key] = self.convert(value_node, (*path, key))
         for key_node, value_node in merged:
             sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
@@ -226,11 +238,18 @@ def _read_file(doc, name, raw):
     return None
 
 
+def _buckets(table, depth):
+    """Group a mark table by the first ``depth`` parts of each path."""
+    grouped = {}
+    for path, mark in table.items():
+        grouped.setdefault(path[:depth], {})[path] = mark
+    return grouped
+
+
 def _adopt(doc, reader, prefix):
-    """Copy the marks a file recorded under ``prefix`` into the document."""
-    n = len(prefix)
-    doc.values.update({p: loc for p, loc in reader.values.items() if p[:n] == prefix})
-    doc.keys.update({p: loc for p, loc in reader.keys.items() if p[:n] == prefix})
+    """Copy the marks a file recorded under ``prefix`` (one section, or one item of it) into the document."""
+    for name in ("values", "keys"):
+        getattr(doc, name).update(reader.bucket(name, len(prefix)).get(prefix, {}))
 
 
 def _merge(doc, name, data, reader):
@@ -238,14 +257,14 @@ def _merge(doc, name, data, reader):
     if not isinstance(data, dict):
         doc.problems.append(Problem(
             "E103", f"the top of the file is a {type(data).__name__}, not a mapping of sections",
-            reader.values[()], f"start the file with one of: {', '.join(SECTIONS)}"))
+            Loc(*reader.values[()]), f"start the file with one of: {', '.join(SECTIONS)}"))
         return
     for section, body in data.items():
         if section in doc.data and not (section in NAMED_SECTIONS and isinstance(body, dict)
                                         and isinstance(doc.data[section], dict)):
             code = "E111" if section == "solution" else "E110"
             doc.problems.append(Problem(
-                code, f"'{section}' is defined in more than one file", reader.keys[(section,)],
+                code, f"'{section}' is defined in more than one file", Loc(*reader.keys[(section,)], section),
                 f"keep one; the other is at {doc.loc((section,), key=True)}"))
             continue
         if section not in doc.data:
@@ -255,7 +274,8 @@ def _merge(doc, name, data, reader):
         for item, value in body.items():
             if item in doc.data[section]:
                 doc.problems.append(Problem(
-                    "E110", f"'{section}.{item}' is defined twice", reader.keys[(section, item)],
+                    "E110", f"'{section}.{item}' is defined twice", Loc(*reader.keys[(section, item)],
+                                                                        f"{section}.{item}"),
                     f"the first definition is at {doc.loc((section, item), key=True)}; rename or remove one"))
                 continue
             doc.data[section][item] = value

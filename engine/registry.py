@@ -142,13 +142,14 @@ class Registry:
         from .models import SolutionVersion
 
         number = SolutionVersion.objects.order_by("-number").values_list("number", flat=True).first() or 0
-        cache.set(VERSION_KEY, number, timeout=settings.CABINET_VERSION_TTL if _local_cache() else 300)
+        # add, not set: a publisher may have announced a newer number since the read above.
+        cache.add(VERSION_KEY, number, timeout=_ttl())
         return number
 
     @staticmethod
     def announce(number):
-        """Tell every process that ``number`` is now published."""
-        cache.set(VERSION_KEY, number, timeout=settings.CABINET_VERSION_TTL if _local_cache() else 300)
+        """Tell every process that ``number`` is now published (called right after the commit)."""
+        cache.set(VERSION_KEY, number, timeout=_ttl())
 
     def populate(self):
         """Build and activate the published version from the database; return it (or None)."""
@@ -157,7 +158,9 @@ class Registry:
         version = SolutionVersion.objects.order_by("-number").first()
         if version is None:
             return None
-        self.announce(version.number)  # heal a cache that still names another number
+        if cache.get(VERSION_KEY) not in (None, version.number):
+            # The cache names a version the database does not have (it was reset): forget it.
+            cache.delete(VERSION_KEY)
         if self._active is not None and self._active.number == version.number:
             return self._active
         spec = compile_sources(version.sources).raise_for_errors()
@@ -186,9 +189,11 @@ class Registry:
             self._lock.release()
 
 
-def _local_cache():
+def _ttl():
+    """How long the cached version number is trusted: briefly when the cache is this process's own
+    (other processes cannot announce to it), long with a shared cache such as Redis."""
     backend = settings.CACHES["default"]["BACKEND"]
-    return "locmem" in backend or "dummy" in backend
+    return settings.CABINET_VERSION_TTL if ("locmem" in backend or "dummy" in backend) else 300
 
 
 registry = Registry()

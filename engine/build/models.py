@@ -25,9 +25,16 @@ ON_DELETE = {"cascade": models.CASCADE, "protect": models.PROTECT, "set_null": m
              "restrict": models.RESTRICT}
 
 
+def _label_text(label, default_language):
+    return label.get(get_language(), default_language)
+
+
+_lazy_label = lazy(_label_text, str)  # made once: lazy() builds a class per call
+
+
 def translated(label, default_language):
     """Return a lazy string that renders ``label`` in the language active when it is shown."""
-    return lazy(lambda: label.get(get_language(), default_language), str)()
+    return _lazy_label(label, default_language)
 
 
 class URLField(models.URLField):

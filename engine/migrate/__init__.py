@@ -35,8 +35,8 @@ def publish(spec, sources, allow_data_loss=False, note="", origin="", user=None)
     plan, current = plan_for(spec)
     number = (current.number if current else 0) + 1
     apply_plan(plan, number, sources, allow_data_loss, note, origin, user)
+    registry.announce(number)  # first, so other processes start converging while this one builds
     built = registry.activate(build_solution(spec, number, sources))
-    registry.announce(number)
     from ..permissions import sync_permissions, sync_role_groups
 
     sync_permissions(built)
