@@ -200,3 +200,57 @@ def test_staff_admin_follows_the_policy(schema, client):
     assert client.get("/admin/cabinet/purchaseorder/add/").status_code == 403
     assert client.get(f"/admin/cabinet/purchaseorder/{sent.pk}/delete/").status_code == 403
     assert client.get("/admin/cabinet/product/add/").status_code == 200
+
+
+TICKETS = """
+entities:
+  ticket:
+    title: subject
+    fields:
+      subject: {type: string, required: true}
+      secret: {type: string}
+      status: {type: choice, choices: [open, closed], default: closed}
+roles:
+  agent:
+    staff: true
+    entities:
+      ticket:
+        actions: [list, view, create, update]
+        scope: all
+        fields: {view: [subject, status], edit: [subject]}
+        set: {status: open}
+  auditor:
+    entities:
+      ticket: {actions: [list, view], scope: {status: closed}, fields: {view: [subject, secret]}}
+"""
+
+
+def test_several_roles_give_the_union(publish_yaml):
+    built, _ = publish_yaml(TICKETS)
+    Ticket = built.model("ticket")
+    closed = Ticket.objects.create(subject="a", status="closed")
+    opened = Ticket.objects.create(subject="b", status="open")
+    user = matrix.make_users(1)[0]
+    user.groups.add(Group.objects.get(name="auditor"))
+    access = built.policy.for_user(get_user_model().objects.get(pk=user.pk))
+    assert list(access.queryset("ticket")) == [closed] and not access.can("ticket", "create")
+    user.groups.add(Group.objects.get(name="agent"))
+    access = built.policy.for_user(get_user_model().objects.get(pk=user.pk))
+    assert set(access.queryset("ticket")) == {closed, opened}
+    assert access.visible_fields("ticket") == ("subject", "secret", "status")
+    assert access.can("ticket", "create") and access.editable_fields("ticket", "create") == ("subject",)
+
+
+def test_admin_hides_fields_keeps_read_only_and_forces_values(publish_yaml, client):
+    built, _ = publish_yaml(TICKETS)
+    agent = get_user_model().objects.create_user("agent", password="pw-agent-123", is_staff=True)
+    agent.groups.add(Group.objects.get(name="agent"))
+    client.login(username="agent", password="pw-agent-123")
+    form = client.get("/admin/cabinet/ticket/add/")
+    html = form.content.decode()
+    assert form.status_code == 200 and 'name="subject"' in html
+    assert 'name="secret"' not in html and 'name="status"' not in html  # hidden / read-only
+    response = client.post("/admin/cabinet/ticket/add/", {"subject": "Help", "secret": "x", "status": "closed"})
+    assert response.status_code == 302
+    ticket = built.model("ticket").objects.get()
+    assert (ticket.subject, ticket.secret, ticket.status) == ("Help", "", "open")
