@@ -182,14 +182,18 @@ class Access:
             return manager.none()
         return manager.filter(condition)
 
-    def get(self, entity, pk, action="view"):
-        """The row ``pk`` if the user may ``action`` it; a row out of scope is a 404, not a 403."""
+    def get(self, entity, pk, action="view", refine=None):
+        """The row ``pk`` if the user may ``action`` it; a row out of scope is a 404, not a 403.
+
+        ``refine`` may add select/prefetch to the queryset the row is read with.
+        """
         if not self.can(entity, action):
             if action != "view" and self.queryset(entity, "view").filter(pk=pk).exists():
                 raise AccessDenied(f"You may not {action} this {entity}.")
             raise NotFound()
+        queryset = self.queryset(entity, action)
         try:
-            return self.queryset(entity, action).get(pk=pk)
+            return (refine(queryset) if refine else queryset).get(pk=pk)
         except (ValueError, TypeError, ValidationError):
             raise NotFound() from None
         except self.entity(entity).model.DoesNotExist:
@@ -327,6 +331,15 @@ class Access:
         if action == "create":
             clean.update(self.resolved_forced(entity))
         return clean
+
+
+def access_for(request, built):
+    """The ``Access`` of the request's user under ``built``, made once per request."""
+    cached = getattr(request, "_cabinet_access", None)
+    if cached is None or cached.policy is not built.policy or cached.user is not request.user:
+        cached = built.policy.for_user(request.user)
+        request._cabinet_access = cached
+    return cached
 
 
 class _Nothing:

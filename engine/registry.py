@@ -71,6 +71,12 @@ class BuiltSolution:
         return Policy(self)
 
     @cached_property
+    def api(self):
+        from .build.api import BuiltApi
+
+        return BuiltApi(self)
+
+    @cached_property
     def urlconf(self):
         from .urls import version_urlpatterns
 

@@ -4,6 +4,7 @@ With no environment at all the project runs embedded: SQLite, Celery in eager mo
 local-memory cache. ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL, Redis and real
 Celery workers.
 """
+import datetime
 import os
 from pathlib import Path
 
@@ -55,6 +56,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "knox",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "guardian",
     "engine.apps.EngineConfig",
     "engine.apps.CabinetConfig",
@@ -161,8 +166,43 @@ STORAGES = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Token first: its WWW-Authenticate header makes an anonymous request a 401, not a 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("CABINET_API_RATE_ANON", "60/minute"),
+        "user": os.environ.get("CABINET_API_RATE_USER", "2000/minute"),
+        "login": os.environ.get("CABINET_API_RATE_LOGIN", "10/minute"),
+    },
+    "EXCEPTION_HANDLER": "engine.api.errors.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "engine.api.pagination.Pagination",
+    "PAGE_SIZE": 20,
+}
+REST_KNOX = {
+    "TOKEN_TTL": None if os.environ.get("CABINET_TOKEN_DAYS", "90") == "0"
+    else datetime.timedelta(days=int(os.environ.get("CABINET_TOKEN_DAYS", "90"))),
+    "AUTH_HEADER_PREFIX": "Token",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Cabinet API",
+    "DESCRIPTION": "REST API of the active solution: every entity, with the caller's access rules.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "DISABLE_ERRORS_AND_WARNINGS": True,
 }
 
 if not DEBUG and env_bool("CABINET_PRODUCTION"):

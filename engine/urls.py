@@ -38,6 +38,7 @@ def version_urlpatterns(built):
     """The URL patterns of one built version."""
     return [
         path("admin/", built.admin_site.urls),
+        *built.api.urlpatterns(),
         *account_urls(),
         path("", home, name="home"),
     ]

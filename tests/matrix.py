@@ -164,7 +164,8 @@ def expected(built, role, entity, action, user, rows):
     grant = role.grant(entity.name)
     if grant is None:
         return set()
-    actions = set(ACTIONS) if "all" in grant.actions else set(grant.actions)
+    transitions = {t.name for wf in built.spec.workflows if wf.entity == entity.name for t in wf.transitions}
+    actions = set(ACTIONS) | transitions if "all" in grant.actions else set(grant.actions)
     if action not in actions:
         return set()
     found = set()

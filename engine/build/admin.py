@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from ..access import access_for
 from ..fieldtypes import FieldType
 
 LIST_TYPES = {FieldType.STRING, FieldType.CHOICE, FieldType.INTEGER, FieldType.DECIMAL, FieldType.MONEY,
@@ -30,11 +31,7 @@ class PolicyAdmin(admin.ModelAdmin):
     entity_name = None
 
     def access(self, request):
-        cached = getattr(request, "_cabinet_access", None)
-        if cached is None or cached.policy is not self.built.policy:
-            cached = self.built.policy.for_user(request.user)
-            request._cabinet_access = cached
-        return cached
+        return access_for(request, self.built)
 
     def get_queryset(self, request):
         qs = self.access(request).queryset(self.entity_name, "list")

@@ -1,0 +1,59 @@
+"""API errors in one shape: ``{field: [{"message": ..., "code": ...}]}``, ``detail`` for the rest."""
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models.deletion import ProtectedError, RestrictedError
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.fields import get_error_detail
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def _details(data):
+    """Turn DRF's full details into lists of {message, code}, however they nest."""
+    if isinstance(data, dict) and set(data) == {"message", "code"}:
+        return [data]
+    if isinstance(data, dict):
+        return {key: _details(value) for key, value in data.items()}
+    if isinstance(data, list):
+        flat = []
+        for item in data:
+            value = _details(item)
+            flat.extend(value) if isinstance(value, list) else flat.append(value)
+        return flat
+    return [{"message": str(data), "code": "error"}]
+
+
+class InUse(exceptions.APIException):
+    """A row other rows still refer to (protected references): it cannot be deleted (HTTP 409)."""
+
+    status_code = 409
+    default_detail = "Other records still refer to this one."
+    default_code = "protected"
+
+
+def _in_use_message(exc):
+    blockers = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
+    kinds = sorted({str(obj._meta.verbose_name_plural) for obj in blockers})
+    return f"Other records still refer to this one ({', '.join(kinds)}); delete or change them first."
+
+
+def exception_handler(exc, context):
+    """DRF's handler, with Django validation errors as 400s and every error in the same shape."""
+    if isinstance(exc, DjangoValidationError):
+        detail = get_error_detail(exc)
+        exc = exceptions.ValidationError(detail if isinstance(detail, dict) else {"non_field_errors": detail})
+    elif isinstance(exc, (ProtectedError, RestrictedError)):
+        exc = InUse(_in_use_message(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.APIException):
+        details = exc.get_full_details()
+        if not isinstance(details, dict) or set(details) == {"message", "code"}:
+            details = {"detail": details}
+        response.data = _details(details)
+    return response

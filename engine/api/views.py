@@ -1,0 +1,200 @@
+"""Generic API views: the entity viewset (specialised per entity by ``engine.build.api``), the API
+root, token authentication and the schema."""
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from knox.models import AuthToken
+from rest_framework import filters, permissions, serializers, status, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from ..access import AccessDenied, access_for
+
+# viewset action -> policy action
+ACTIONS = {"list": "list", "retrieve": "view", "create": "create", "update": "update",
+           "partial_update": "update", "destroy": "delete"}
+
+
+class EntityViewSet(viewsets.ModelViewSet):
+    """CRUD on one entity, everything decided by the access policy of the built version."""
+
+    built = None
+    entity_name = None
+    api = None  # engine.build.api.EntityApi
+    filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    lookup_value_regex = r"[0-9]+"
+
+    @property
+    def access(self):
+        return access_for(self.request, self.built)
+
+    @property
+    def policy_action(self):
+        action = self.action or ""
+        return action.removeprefix("transition_") if action.startswith("transition_") else ACTIONS.get(action, action)
+
+    @property
+    def fake(self):
+        """True while drf-spectacular inspects the view to write the schema."""
+        return getattr(self, "swagger_fake_view", False)
+
+    def check_permissions(self, request):
+        super().check_permissions(request)
+        if self.action in ("list", "create") and not self.access.can(self.entity_name, self.policy_action):
+            raise AccessDenied(f"You may not {self.policy_action} {self.entity_name}.")
+
+    def expand(self):
+        if self.fake:
+            return ()
+        return self.api.parse_expand(self.request.query_params.get("expand", ""), self.access)
+
+    def get_queryset(self):
+        if self.fake:
+            return self.api.model._default_manager.none()
+        queryset = self.access.queryset(self.entity_name, self.policy_action)
+        return self.api.optimize(queryset, self.access, self.expand())
+
+    def get_object(self):
+        obj = self.access.get(self.entity_name, self.kwargs["pk"], self.policy_action,
+                              refine=lambda qs: self.api.optimize(qs, self.access, self.expand()))
+        self.check_object_permissions(self.request, obj)
+        return obj
+
+    def get_serializer_class(self):
+        if self.fake:
+            return self.api.full_serializer()
+        access = self.access
+        editing = "create" if self.action == "create" else "update"
+        return self.api.serializer(access.visible_fields(self.entity_name),
+                                   access.editable_fields(self.entity_name, editing), self.expand())
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if not self.fake:
+            context["access"] = self.access
+        return context
+
+    @property
+    def filterset_class(self):
+        visible = self.api.spec.field_names if self.fake else self.access.visible_fields(self.entity_name)
+        return self.api.filterset(visible)
+
+    @property
+    def search_fields(self):
+        visible = self.api.spec.field_names if self.fake else self.access.visible_fields(self.entity_name)
+        return [name for name in self.api.spec.search if name in visible]
+
+    @property
+    def ordering_fields(self):
+        visible = self.api.spec.field_names if self.fake else self.access.visible_fields(self.entity_name)
+        return ["id", *self.api.orderable(visible)]
+
+    def perform_create(self, serializer):
+        serializer.save(**self.access.resolved_forced(self.entity_name))
+
+
+class ApiRoot(APIView):
+    """The entities this user may use, with their URLs, and the auth and schema endpoints."""
+
+    built = None
+
+    def get(self, request, format=None):  # noqa: A002  (DRF's signature)
+        access = access_for(request, self.built)
+        entities = {
+            e.name: reverse(f"api:{e.name}-list", request=request, format=format)
+            for e in self.built.spec.entities if access.allowed_actions(e.name)
+        }
+        return Response({
+            "entities": entities,
+            "auth": {"token": reverse("api:token", request=request), "tokens": reverse("api:tokens", request=request)},
+            "schema": reverse("api:schema", request=request),
+            "docs": reverse("api:docs", request=request),
+        })
+
+
+class LoginSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(read_only=True)
+    expiry = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class TokenInfoSerializer(serializers.Serializer):
+    token_key = serializers.CharField(read_only=True, help_text="The first characters of the token.")
+    created = serializers.DateTimeField(read_only=True)
+    expiry = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class ObtainToken(APIView):
+    """POST username and password, get a token for ``Authorization: Token <token>``."""
+
+    authentication_classes = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+    serializer_class = LoginSerializer
+
+    def post(self, request):
+        data = LoginSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(request, **data.validated_data)
+        if user is None or not user.is_active:
+            raise ValidationError({"non_field_errors": ["Unable to log in with the given credentials."]},
+                                  code="authorization")
+        instance, token = AuthToken.objects.create(user)
+        return Response(TokenSerializer({"token": token, "expiry": instance.expiry}).data, status=status.HTTP_200_OK)
+
+
+class Tokens(APIView):
+    """GET the caller's tokens (their first characters); POST to make a new one."""
+
+    serializer_class = TokenInfoSerializer
+
+    def get(self, request):
+        tokens = AuthToken.objects.filter(user=request.user).order_by("-created")
+        return Response(TokenInfoSerializer(tokens, many=True).data)
+
+    def post(self, request):
+        instance, token = AuthToken.objects.create(request.user)
+        return Response(TokenSerializer({"token": token, "expiry": instance.expiry}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class TokenDetail(APIView):
+    """DELETE one of the caller's tokens (by its first characters): it stops working at once."""
+
+    serializer_class = TokenInfoSerializer
+
+    def delete(self, request, token_key):
+        deleted, _ = AuthToken.objects.filter(user=request.user, token_key=token_key).delete()
+        if not deleted:
+            from rest_framework.exceptions import NotFound
+
+            raise NotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema of one version's API, generated once per version and language."""
+
+    built = None
+
+    def get(self, request, *args, **kwargs):
+        self.urlconf = self.built.urlconf
+        cache = self.built.__dict__.setdefault("_schema_cache", {})
+        key = (request.LANGUAGE_CODE if hasattr(request, "LANGUAGE_CODE") else "", request.build_absolute_uri("/"))
+        if key not in cache:
+            cache[key] = super().get(request, *args, **kwargs).data
+        return Response(cache[key])
+
+
+class DocsView(SpectacularSwaggerView):
+    """Swagger UI from local static files (drf-spectacular-sidecar), no CDN."""

@@ -1,0 +1,185 @@
+"""Build one version's REST API from the specs: a viewset, serializers and filters per entity.
+
+What a caller sees and may write comes from the access policy; the classes made for a given set
+of visible and editable fields are cached on the built version, so a request builds nothing.
+"""
+from __future__ import annotations
+
+import django_filters
+from django.db.models import ForeignKey, Prefetch
+from django.urls import include, path
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from ..api.views import ApiRoot, DocsView, EntityViewSet, ObtainToken, SchemaView, TokenDetail, Tokens
+from ..fieldtypes import FieldType
+from ..spec import USER
+from ..workflow import fire, transitions_of
+
+RANGE = ["exact", "gt", "gte", "lt", "lte", "in"]
+LOOKUPS = {
+    FieldType.INTEGER: RANGE, FieldType.DECIMAL: RANGE, FieldType.MONEY: RANGE, FieldType.DATE: RANGE,
+    FieldType.DATETIME: RANGE, FieldType.TIME: RANGE, FieldType.STRING: ["exact", "in"],
+    FieldType.CHOICE: ["exact", "in"], FieldType.EMAIL: ["exact", "in"], FieldType.PHONE: ["exact"],
+    FieldType.URL: ["exact"], FieldType.BOOLEAN: ["exact"], FieldType.REF: ["exact", "in", "isnull"],
+}
+NOT_ORDERABLE = {FieldType.REFS, FieldType.JSON, FieldType.TEXT, FieldType.MARKDOWN, FieldType.IMAGE, FieldType.FILE}
+
+
+class ScopedSerializer(serializers.ModelSerializer):
+    """A ModelSerializer whose writable relations accept only rows the caller may see."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        access = self.context.get("access")
+        if access is None:
+            return fields
+        for field in fields.values():
+            related = getattr(field, "child_relation", field)
+            queryset = getattr(related, "queryset", None)
+            if related.read_only or queryset is None:
+                continue
+            spec = getattr(queryset.model, "spec", None)
+            if spec is not None:
+                related.queryset = access.queryset(spec.name, "view")
+            elif not access.is_superuser:  # a ref to the user: yourself, unless you may see everyone
+                related.queryset = queryset.model._default_manager.filter(pk=access.user.pk)
+        return fields
+
+
+class EntityApi:
+    """The API pieces of one entity in one built version."""
+
+    def __init__(self, built, spec):
+        self.built = built
+        self.spec = spec
+        self.model = built.models[spec.name]
+        self.cache = {}
+
+    def describe(self, name):
+        f = self.spec.field(name)
+        lang = self.built.spec.default_language
+        text = f.label.get(lang, lang)
+        extra = f.help.get(lang, lang)
+        return f"{text}. {extra}" if extra else text
+
+    def serializer(self, visible, editable, expand=()):
+        """The serializer class for these visible/editable fields and expansions (made once)."""
+        key = ("serializer", tuple(visible), tuple(editable), expand)
+        if key not in self.cache:
+            attrs = {}
+            for name, target, target_visible in expand:
+                nested = self.built.api.entity(target).serializer(target_visible, ())
+                attrs[name] = nested(read_only=True)
+            meta = type("Meta", (), {
+                "model": self.model,
+                "fields": ["id", *visible],
+                "read_only_fields": [n for n in visible if n not in editable],
+                "extra_kwargs": {n: {"help_text": self.describe(n)} for n in visible if n not in attrs},
+            })
+            name = f"{self.spec.class_name}Serializer"
+            self.cache[key] = type(name, (ScopedSerializer,), {**attrs, "Meta": meta})
+        return self.cache[key]
+
+    def full_serializer(self):
+        """Every field, as the schema shows the entity (each caller gets the subset their role allows)."""
+        names = self.spec.field_names
+        return self.serializer(names, names)
+
+    def filterset(self, visible):
+        """A FilterSet over the visible fields: exact, ranges and 'in'; refs by id, never by lookup."""
+        key = ("filterset", tuple(visible))
+        if key not in self.cache:
+            fields = {f.name: LOOKUPS[f.type] for f in self.spec.fields if f.name in visible and f.type in LOOKUPS}
+            meta = type("Meta", (), {
+                "model": self.model,
+                "fields": fields,
+                # A ref filters by id: no check that the id exists, so ids out of scope cannot be probed.
+                "filter_overrides": {ForeignKey: {"filter_class": django_filters.NumberFilter}},
+            })
+            self.cache[key] = type(f"{self.spec.class_name}FilterSet", (django_filters.FilterSet,), {"Meta": meta})
+        return self.cache[key]
+
+    def orderable(self, visible):
+        return [f.name for f in self.spec.fields if f.name in visible and f.type not in NOT_ORDERABLE]
+
+    def parse_expand(self, text, access):
+        """Read ``?expand=a,b``: refs to entities the caller may view; else a 400 naming the field."""
+        found = []
+        visible = access.visible_fields(self.spec.name)
+        for name in filter(None, (part.strip() for part in text.split(","))):
+            f = self.spec.field(name)
+            if f is None or name not in visible or f.type is not FieldType.REF or f.to == USER \
+                    or not access.can(f.to, "view"):
+                raise ValidationError({"expand": [f"'{name}' cannot be expanded; expandable: "
+                                                  f"{', '.join(self.expandable(access)) or 'none'}"]})
+            target_visible = tuple(n for n in access.visible_fields(f.to)
+                                   if self.built.spec.entity(f.to).field(n).type is not FieldType.REFS)
+            found.append((name, f.to, target_visible))
+        return tuple(found)
+
+    def expandable(self, access):
+        visible = access.visible_fields(self.spec.name)
+        return [f.name for f in self.spec.fields if f.name in visible and f.type is FieldType.REF
+                and f.to != USER and access.can(f.to, "view")]
+
+    def optimize(self, queryset, access, expand):
+        """Prefetch many refs and expanded refs (scoped), so queries do not grow with the rows."""
+        visible = set(access.visible_fields(self.spec.name))
+        many = [f.name for f in self.spec.fields if f.type is FieldType.REFS and f.name in visible]
+        expanded = [Prefetch(name, queryset=access.queryset(target, "view")) for name, target, _ in expand]
+        return queryset.prefetch_related(*many, *expanded)
+
+    def viewset(self):
+        """The viewset class of this entity, with one POST action per workflow transition."""
+        attrs = {"built": self.built, "entity_name": self.spec.name, "api": self}
+        for name in transitions_of(self.built.spec, self.spec.name):
+            attrs[f"transition_{name}"] = _transition_action(name, self)
+        tag = str(self.spec.plural.get(self.built.spec.default_language))
+        schema = {action: extend_schema(tags=[tag]) for action in
+                  ("list", "retrieve", "create", "update", "partial_update", "destroy")}
+        cls = type(f"{self.spec.class_name}ViewSet", (EntityViewSet,), attrs)
+        return extend_schema_view(**schema)(cls)
+
+
+def _transition_action(name, api):
+    def handler(self, request, pk=None):
+        obj = self.get_object()
+        fire(self.access, self.entity_name, obj, name)
+        return Response(self.get_serializer(obj).data)
+
+    handler.__name__ = f"transition_{name}"
+    handler.__doc__ = f"Fire the workflow transition '{name}' on one {api.spec.name}."
+    handler = extend_schema(request=None, responses=api.full_serializer(),
+                            tags=[str(api.spec.plural.get(api.built.spec.default_language))])(handler)
+    return action(detail=True, methods=["post"], url_path=name, url_name=name)(handler)
+
+
+class BuiltApi:
+    """The API of one built version: per-entity pieces and the URL patterns."""
+
+    def __init__(self, built):
+        self.built = built
+        self.entities = {e.name: EntityApi(built, e) for e in built.spec.entities}
+
+    def entity(self, name):
+        return self.entities[name]
+
+    def urlpatterns(self):
+        router = SimpleRouter()
+        for name, api in self.entities.items():
+            router.register(name, api.viewset(), basename=name)
+        patterns = [
+            path("", ApiRoot.as_view(built=self.built), name="root"),
+            path("auth/token/", ObtainToken.as_view(), name="token"),
+            path("auth/tokens/", Tokens.as_view(), name="tokens"),
+            path("auth/tokens/<str:token_key>/", TokenDetail.as_view(), name="token-detail"),
+            path("schema/", SchemaView.as_view(built=self.built), name="schema"),
+            path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
+            *router.urls,
+        ]
+        return [path("api/", include((patterns, "api"), namespace="api"))]
