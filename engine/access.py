@@ -187,6 +187,12 @@ class Access:
 
         ``refine`` may add select/prefetch to the queryset the row is read with.
         """
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            raise NotFound() from None
+        if not 0 < pk < 2**63:  # primary keys are positive 64-bit integers
+            raise NotFound()
         if not self.can(entity, action):
             if action != "view" and self.queryset(entity, "view").filter(pk=pk).exists():
                 raise AccessDenied(f"You may not {action} this {entity}.")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from knox.models import AuthToken
 from rest_framework import filters, permissions, serializers, status, viewsets
@@ -103,6 +105,7 @@ class ApiRoot(APIView):
 
     built = None
 
+    @extend_schema(responses=OpenApiTypes.OBJECT, tags=["api"])
     def get(self, request, format=None):  # noqa: A002  (DRF's signature)
         access = access_for(request, self.built)
         entities = {
@@ -142,6 +145,7 @@ class ObtainToken(APIView):
     throttle_scope = "login"
     serializer_class = LoginSerializer
 
+    @extend_schema(request=LoginSerializer, responses=TokenSerializer, tags=["auth"], auth=[])
     def post(self, request):
         data = LoginSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -158,10 +162,12 @@ class Tokens(APIView):
 
     serializer_class = TokenInfoSerializer
 
+    @extend_schema(responses=TokenInfoSerializer(many=True), tags=["auth"])
     def get(self, request):
         tokens = AuthToken.objects.filter(user=request.user).order_by("-created")
         return Response(TokenInfoSerializer(tokens, many=True).data)
 
+    @extend_schema(request=None, responses={201: TokenSerializer}, tags=["auth"])
     def post(self, request):
         instance, token = AuthToken.objects.create(request.user)
         return Response(TokenSerializer({"token": token, "expiry": instance.expiry}).data,
@@ -173,6 +179,7 @@ class TokenDetail(APIView):
 
     serializer_class = TokenInfoSerializer
 
+    @extend_schema(responses={204: None}, tags=["auth"])
     def delete(self, request, token_key):
         deleted, _ = AuthToken.objects.filter(user=request.user, token_key=token_key).delete()
         if not deleted:

@@ -6,7 +6,7 @@ of visible and editable fields are cached on the built version, so a request bui
 from __future__ import annotations
 
 import django_filters
-from django.db.models import ForeignKey, Prefetch
+from django.db.models import BigIntegerField, ForeignKey, Prefetch
 from django.urls import include, path
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
@@ -27,6 +27,7 @@ LOOKUPS = {
     FieldType.CHOICE: ["exact", "in"], FieldType.EMAIL: ["exact", "in"], FieldType.PHONE: ["exact"],
     FieldType.URL: ["exact"], FieldType.BOOLEAN: ["exact"], FieldType.REF: ["exact", "in", "isnull"],
 }
+BIGINT = {"min_value": -(2**63), "max_value": 2**63 - 1}
 NOT_ORDERABLE = {FieldType.REFS, FieldType.JSON, FieldType.TEXT, FieldType.MARKDOWN, FieldType.IMAGE, FieldType.FILE}
 
 
@@ -99,7 +100,11 @@ class EntityApi:
                 "model": self.model,
                 "fields": fields,
                 # A ref filters by id: no check that the id exists, so ids out of scope cannot be probed.
-                "filter_overrides": {ForeignKey: {"filter_class": django_filters.NumberFilter}},
+                # Whole numbers are bounded to what the database stores (a bigger one is a 400, not a 500).
+                "filter_overrides": {
+                    ForeignKey: {"filter_class": django_filters.NumberFilter, "extra": lambda f: BIGINT},
+                    BigIntegerField: {"filter_class": django_filters.NumberFilter, "extra": lambda f: BIGINT},
+                },
             })
             self.cache[key] = type(f"{self.spec.class_name}FilterSet", (django_filters.FilterSet,), {"Meta": meta})
         return self.cache[key]
