@@ -7,14 +7,15 @@ allowed a 403, so ids cannot be probed.
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, Permission
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import BigIntegerField, Q
-from django.db.models.functions import Cast
+from django.db.models import Q
 from django.http import Http404
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
@@ -90,18 +91,33 @@ class Policy:
                     forced=grant.forced,
                 )
         self.staff_roles = {r.name for r in spec.roles if r.staff}
+        self._permissions = {}
+
+    def permission_id(self, model, action):
+        """The id of the Django permission ``<action>_<model>`` (looked up once per process)."""
+        key = (model._meta.model_name, action)
+        if key not in self._permissions:
+            ct = ContentType.objects.get_for_model(model)
+            self._permissions[key] = Permission.objects.filter(
+                content_type=ct, codename=f"{action}_{model._meta.model_name}").values_list("id", flat=True).first()
+        return self._permissions[key]
 
     def roles_of(self, user):
         """The role names a user holds (through groups named like the roles' ``group``)."""
         if user is None or not user.is_authenticated:
             return frozenset()
-        cached = getattr(user, "_cabinet_roles", None)
+        return self.groups_of(user)[1]
+
+    def groups_of(self, user):
+        """(group ids, role names) of ``user``: one query, remembered on the user object."""
+        cached = getattr(user, "_cabinet_groups", None)
         if cached is not None and cached[0] is self:
             return cached[1]
-        names = user.groups.values_list("name", flat=True)
-        roles = frozenset(r for name in names for r in self.group_roles.get(name, ()))
-        user._cabinet_roles = (self, roles)
-        return roles
+        groups = list(user.groups.values_list("id", "name"))
+        result = (tuple(pk for pk, _ in groups),
+                  frozenset(r for _, name in groups for r in self.group_roles.get(name, ())))
+        user._cabinet_groups = (self, result)
+        return result
 
     def for_user(self, user):
         """Return the ``Access`` of ``user`` (anonymous when None)."""
@@ -250,24 +266,53 @@ class Access:
 
     # --- object-level grants (django-guardian) ---------------------------------------------
 
-    def _grant_q(self, ep, action):
+    def granted_ids(self, entity, action):
+        """Ids of ``entity`` rows granted to the user (or their groups) for ``action``, one query, cached.
+
+        The ids are read first and the scope then ORs ``pk IN (ids)``: with no grants the page query is
+        exactly the scope query, so PostgreSQL keeps its index plan (an OR with a subquery on guardian's
+        tables forces a full scan; see bench/access.py).
+        """
         if not self.user.is_authenticated or action not in ("list", "view", "update", "delete"):
-            return None
-        codename = f"{ACTION_CODENAMES[action]}_{ep.model._meta.model_name}"
-        ct = ContentType.objects.get_for_model(ep.model)
-        as_pk = Cast("object_pk", BigIntegerField())
-        users = UserObjectPermission.objects.filter(
-            user=self.user, content_type=ct, permission__codename=codename).values(pk_int=as_pk)
-        groups = GroupObjectPermission.objects.filter(
-            group__user=self.user, content_type=ct, permission__codename=codename).values(pk_int=as_pk)
-        return Q(pk__in=users) | Q(pk__in=groups)
+            return ()
+        key = (entity, ACTION_CODENAMES[action])
+        local = self.__dict__.setdefault("_granted", {})
+        if key not in local:
+            permission = self.policy.permission_id(self.entity(entity).model, ACTION_CODENAMES[action])
+            local[key] = () if permission is None else self._read_grants(permission)
+        return local[key]
+
+    def _read_grants(self, permission):
+        """Granted ids through the shared cache; any grant or revocation of ``permission`` invalidates it."""
+        gen_key = grants_generation_key(permission)
+        data_key = f"cabinet:grants:{permission}:{self.user.pk}:{','.join(map(str, self.group_ids))}"
+        found = cache.get_many([gen_key, data_key])
+        generation = found.get(gen_key)
+        stored = found.get(data_key)
+        if generation is not None and stored is not None and stored[0] == generation:
+            return stored[1]
+        if generation is None:
+            generation = uuid.uuid4().hex
+            cache.add(gen_key, generation, None)
+            generation = cache.get(gen_key, generation)
+        users = UserObjectPermission.objects.filter(user=self.user, permission_id=permission)
+        groups = GroupObjectPermission.objects.filter(group_id__in=self.group_ids, permission_id=permission)
+        rows = users.values_list("object_pk", flat=True).union(groups.values_list("object_pk", flat=True))
+        ids = tuple(sorted({int(pk) for pk in rows if str(pk).isdigit()}))
+        cache.set(data_key, (generation, ids), GRANTS_TTL)
+        return ids
+
+    @property
+    def group_ids(self):
+        return self.policy.groups_of(self.user)[0] if self.user.is_authenticated else ()
+
+    def _grant_q(self, ep, action):
+        ids = self.granted_ids(ep.entity.name, action)
+        return Q(pk__in=ids) if ids else None
 
     def _has_grants(self, entity, action):
-        """Whether the user holds any object grant for ``action`` on ``entity`` (one query)."""
-        q = self._grant_q(self.entity(entity), action)
-        if q is None:
-            return False
-        return self.entity(entity).model._default_manager.filter(q).exists()
+        """Whether the user holds any object grant for ``action`` on ``entity``."""
+        return bool(self.granted_ids(entity, action))
 
     # --- fields ----------------------------------------------------------------------------
 
@@ -337,6 +382,18 @@ class Access:
         if action == "create":
             clean.update(self.resolved_forced(entity))
         return clean
+
+
+GRANTS_TTL = 300  # seconds; grants added in bulk (no signals) show within this time, revocations at once
+
+
+def grants_generation_key(permission_id):
+    return f"cabinet:grants-generation:{permission_id}"
+
+
+def grants_changed(sender, instance, **kwargs):
+    """Signal receiver: a guardian grant of this permission was added or removed; cached ids are stale."""
+    cache.set(grants_generation_key(instance.permission_id), uuid.uuid4().hex, None)
 
 
 def access_for(request, built):

@@ -9,7 +9,15 @@ class EngineConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.db.models.signals import post_delete, post_save
+        from guardian.models import GroupObjectPermission, UserObjectPermission
+
         from . import checks_django  # noqa: F401  (registers the system check)
+        from .access import grants_changed
+
+        for model in (UserObjectPermission, GroupObjectPermission):
+            post_save.connect(grants_changed, sender=model, dispatch_uid=f"cabinet-grants-save-{model.__name__}")
+            post_delete.connect(grants_changed, sender=model, dispatch_uid=f"cabinet-grants-delete-{model.__name__}")
 
 
 class CabinetConfig(AppConfig):

@@ -61,6 +61,7 @@ class Checker:
         for page in self.spec.pages:
             self.check_page(page)
         self.check_workflows()
+        self.check_webhooks()
         return self.problems
 
     # --- helpers ---------------------------------------------------------------------------
@@ -436,6 +437,16 @@ class Checker:
                 self.known("E205", "state", t.target, states, (*tpath, "to"))
                 for i, role in enumerate(t.roles):
                     self.known("E203", "role", role, self.roles, (*tpath, "roles", i))
+
+
+    def check_webhooks(self):
+        for hook in self.spec.webhooks:
+            path = ("webhooks", hook.name)
+            if not self.known("E201", "entity", hook.entity, self.entities, (*path, "entity")):
+                continue
+            events = {"create", "update", "delete"} | self.transitions.get(hook.entity, set())
+            for i, event in enumerate(hook.events):
+                self.known("E206", "event", event, events, (*path, "on", i))
 
 
 def check_spec(spec, doc):

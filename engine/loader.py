@@ -15,7 +15,7 @@ import yaml
 
 from .errors import Loc, Problem
 
-SECTIONS = ("solution", "entities", "roles", "pages", "workflows")
+SECTIONS = ("solution", "entities", "roles", "pages", "workflows", "webhooks")
 NAMED_SECTIONS = SECTIONS[1:]
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000

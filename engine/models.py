@@ -34,3 +34,32 @@ class SolutionVersion(models.Model):
 
     def __str__(self):
         return f"{self.solution} v{self.number}"
+
+
+class WebhookDelivery(models.Model):
+    """One webhook call to make: written in the same transaction as the change it reports (an outbox),
+    so a call is never lost when the broker is down; Celery delivers and retries it."""
+
+    PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+    STATUSES = [(PENDING, "pending"), (DELIVERED, "delivered"), (FAILED, "failed")]
+
+    webhook = models.CharField(max_length=100)
+    event = models.CharField(max_length=100)
+    entity = models.CharField(max_length=100)
+    object_id = models.BigIntegerField()
+    url = models.URLField(max_length=2000)
+    secret_env = models.CharField(max_length=100, blank=True)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self):
+        return f"{self.webhook} {self.event} {self.entity}#{self.object_id} ({self.status})"

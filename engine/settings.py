@@ -123,6 +123,13 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BEAT_SCHEDULE = {
+    "sweep-webhooks": {"task": "engine.tasks.sweep_webhooks", "schedule": 60.0},
+}
+# Webhooks: attempts before a delivery is marked failed, and the doubling wait between them.
+CABINET_WEBHOOK_ATTEMPTS = int(os.environ.get("CABINET_WEBHOOK_ATTEMPTS", "8"))
+CABINET_WEBHOOK_BACKOFF = float(os.environ.get("CABINET_WEBHOOK_BACKOFF", "10"))
+CABINET_WEBHOOK_BACKOFF_MAX = float(os.environ.get("CABINET_WEBHOOK_BACKOFF_MAX", "3600"))
 
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",

@@ -89,6 +89,12 @@ class FieldSpec:
         return f"{self.name}_id" if self.type is FieldType.REF else self.name
 
     @property
+    def indexed(self):
+        """Whether the column gets an index: when asked, and always for refs (as Django does for foreign
+        keys), whose joins, scopes and cascading deletes would otherwise scan the table."""
+        return self.index or (self.type is FieldType.REF and not self.unique)
+
+    @property
     def choice_values(self):
         return tuple(c.value for c in self.choices)
 
@@ -257,6 +263,16 @@ class WorkflowSpec:
 
 
 @dataclass(frozen=True)
+class WebhookSpec:
+    name: str
+    entity: str
+    events: tuple[str, ...]
+    url: str
+    secret_env: str | None = None
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+
+@dataclass(frozen=True)
 class SolutionSpec:
     name: str
     label: Label
@@ -266,6 +282,7 @@ class SolutionSpec:
     roles: tuple[RoleSpec, ...] = ()
     pages: tuple[PageSpec, ...] = ()
     workflows: tuple[WorkflowSpec, ...] = ()
+    webhooks: tuple[WebhookSpec, ...] = ()
     theme: str = "default"
     currency: str = "EUR"
     timezone: str | None = None
@@ -412,5 +429,9 @@ def make_solution_spec(doc):
         roles=tuple(make_role(doc, n, d) for n, d in (data.get("roles") or {}).items()),
         pages=tuple(make_page(doc, n, d) for n, d in (data.get("pages") or {}).items()),
         workflows=tuple(make_workflow(doc, n, d) for n, d in (data.get("workflows") or {}).items()),
+        webhooks=tuple(
+            WebhookSpec(n, d["entity"], tuple(d["on"]), d["url"], d.get("secret_env"), doc.loc(("webhooks", n), key=True))
+            for n, d in (data.get("webhooks") or {}).items()
+        ),
         loc=doc.loc(("solution",), key=True),
     )

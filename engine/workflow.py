@@ -8,6 +8,7 @@ from django.db import transaction
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
+from . import webhooks
 from .access import AccessDenied
 
 
@@ -45,4 +46,5 @@ def fire(access, entity, obj, name):
             raise InvalidState(f"'{name}' goes from {', '.join(t.sources)}, but this {entity} is '{current}'.")
         setattr(obj, wf.field, t.target)
         obj.save(update_fields=[wf.field])
+        webhooks.emit(access.policy.built, entity, name, obj)
     return obj

@@ -3,6 +3,7 @@ root, token authentication and the schema."""
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.db import transaction
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -15,6 +16,7 @@ from rest_framework.reverse import reverse
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from .. import webhooks
 from ..access import AccessDenied, access_for
 
 # viewset action -> policy action
@@ -97,7 +99,19 @@ class EntityViewSet(viewsets.ModelViewSet):
         return ["id", *self.api.orderable(visible)]
 
     def perform_create(self, serializer):
-        serializer.save(**self.access.resolved_forced(self.entity_name))
+        with transaction.atomic():
+            obj = serializer.save(**self.access.resolved_forced(self.entity_name))
+            webhooks.emit(self.built, self.entity_name, "create", obj)
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            obj = serializer.save()
+            webhooks.emit(self.built, self.entity_name, "update", obj)
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            webhooks.emit(self.built, self.entity_name, "delete", instance)
+            instance.delete()
 
 
 class ApiRoot(APIView):

@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from .. import webhooks
 from ..access import access_for
 from ..fieldtypes import FieldType
 
@@ -77,6 +78,11 @@ class PolicyAdmin(admin.ModelAdmin):
             for name, value in self.access(request).resolved_forced(self.entity_name).items():
                 setattr(obj, name, value)
         super().save_model(request, obj, form, change)
+        webhooks.emit(self.built, self.entity_name, "update" if change else "create", obj)
+
+    def delete_model(self, request, obj):
+        webhooks.emit(self.built, self.entity_name, "delete", obj)
+        super().delete_model(request, obj)
 
 
 def model_admin_for(built, entity):

@@ -97,7 +97,7 @@ def _common(f, lang):
         "null": nullable(f),
         "blank": not f.required,
         "unique": f.unique,
-        "db_index": f.index,
+        "db_index": f.indexed,
         "db_column": f.column if f.type is not FieldType.REF else None,
     }
     default = default_of(f)

@@ -101,7 +101,7 @@ def db_signature(f):
     """What of a field the database sees; labels, help, choices and validators are not in it."""
     decimal = f.type.info.storage == "decimal"
     return (f.type.info.storage, f.column, f.storage_length, f.max_digits if decimal else None,
-            f.decimal_places if decimal else None, nullable(f), f.unique, f.index, f.to,
+            f.decimal_places if decimal else None, nullable(f), f.unique, f.indexed, f.to,
             f.on_delete if f.type is FieldType.REF else None)
 
 
@@ -272,8 +272,8 @@ class Planner:
             changes.append("NOT NULL" if not nullable(new) else "NULL allowed")
         if old.unique != new.unique:
             changes.append("unique" if new.unique else "not unique")
-        if old.index != new.index:
-            changes.append("indexed" if new.index else "index dropped")
+        if old.indexed != new.indexed:
+            changes.append("indexed" if new.indexed else "index dropped")
         if old.on_delete != new.on_delete:
             changes.append(f"on delete {old.on_delete} -> {new.on_delete}")
         return ", ".join(changes) or "constraints"

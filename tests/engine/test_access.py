@@ -5,7 +5,7 @@ from django.contrib.auth.models import AnonymousUser, Group
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from guardian.shortcuts import assign_perm
+from guardian.shortcuts import assign_perm, remove_perm
 
 from engine.access import AccessDenied, NotFound
 from engine.compiler import compile_folder
@@ -80,6 +80,7 @@ def test_list_costs_the_same_queries_for_10_or_1000_rows(solution):
     Guest, Excursion, Booking = built.model("guest"), built.model("excursion"), built.model("booking")
     guest = Guest.objects.create(user=user, full_name="Ann")
     trip = Excursion.objects.create(name="Boat", starts_at="2026-12-01T10:00Z", price=1, capacity=5)
+    list(built.policy.for_user(user).queryset("booking"))  # warm per-process caches (content types, permissions)
     counts = []
     for total in (10, 1000):
         Booking.objects.bulk_create([Booking(guest=guest, excursion=trip) for _ in range(total - Booking.objects.count())])
@@ -88,7 +89,7 @@ def test_list_costs_the_same_queries_for_10_or_1000_rows(solution):
             rows = list(built.policy.for_user(user).queryset("booking").select_related("excursion"))
         assert len(rows) == total
         counts.append(len(ctx.captured_queries))
-    assert counts[0] == counts[1] == 2  # the user's groups, then one query for the rows
+    assert counts[0] == counts[1] == 2  # the user's groups, then the rows (granted ids come from the cache)
 
 
 @pytest.mark.parametrize("solution", ["solutions/resort"], indirect=True)
@@ -113,8 +114,11 @@ def test_two_hop_scope_and_guardian_grants_combine(solution):
     access = built.policy.for_user(anna)
     with CaptureQueriesContext(connection) as ctx:
         assert set(access.queryset("service_order")) == set(orders.values())
-    assert len(ctx.captured_queries) == 2
-    assert "guardian_userobjectpermission" in ctx.captured_queries[-1]["sql"]
+    # groups, granted ids (both guardian tables, one query), then the rows: scope OR pk IN (granted ids)
+    assert len(ctx.captured_queries) == 3
+    assert "guardian_userobjectpermission" in ctx.captured_queries[1]["sql"]
+    assert "guardian_groupobjectpermission" in ctx.captured_queries[1]["sql"]
+    assert "guardian" not in ctx.captured_queries[2]["sql"]
     # a grant to a group works the same; a user with no role gets only the granted row
     share = Group.objects.create(name="share")
     clerk.groups.add(share)
@@ -128,6 +132,15 @@ def test_two_hop_scope_and_guardian_grants_combine(solution):
     # the grant is for viewing: updating the shared row is still refused, with a 403 since it is visible
     with pytest.raises(AccessDenied):
         access.get("service_order", orders[boris.username].pk, "update")
+    # granted ids are cached across requests (until a grant changes), and a revocation is seen at once
+    list(built.policy.for_user(get_user_model().objects.get(pk=anna.pk)).queryset("service_order"))
+    anna = get_user_model().objects.get(pk=anna.pk)
+    with CaptureQueriesContext(connection) as ctx:
+        assert len(built.policy.for_user(anna).queryset("service_order")) == 2
+    assert len(ctx.captured_queries) == 2 and "guardian" not in " ".join(q["sql"] for q in ctx.captured_queries)
+    remove_perm("view_serviceorder", anna, orders[boris.username])
+    anna = get_user_model().objects.get(pk=anna.pk)
+    assert list(built.policy.for_user(anna).queryset("service_order")) == [orders[anna.username]]
 
 
 @pytest.mark.parametrize("solution", ["solutions/resort"], indirect=True)
