@@ -430,7 +430,8 @@ def make_solution_spec(doc):
         pages=tuple(make_page(doc, n, d) for n, d in (data.get("pages") or {}).items()),
         workflows=tuple(make_workflow(doc, n, d) for n, d in (data.get("workflows") or {}).items()),
         webhooks=tuple(
-            WebhookSpec(n, d["entity"], tuple(d["on"]), d["url"], d.get("secret_env"), doc.loc(("webhooks", n), key=True))
+            WebhookSpec(n, d["entity"], tuple(d["on"]), d["url"], d.get("secret_env"),
+                        doc.loc(("webhooks", n), key=True))
             for n, d in (data.get("webhooks") or {}).items()
         ),
         loc=doc.loc(("solution",), key=True),
