@@ -43,6 +43,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 CABINET_SOLUTION = Path(os.environ.get("CABINET_SOLUTION", BASE_DIR / "solutions" / "resort"))
 if not CABINET_SOLUTION.is_absolute():
     CABINET_SOLUTION = BASE_DIR / CABINET_SOLUTION
+# A module whose ``urlpatterns`` are served beside every version's generated URLs (project views).
+CABINET_EXTRA_URLCONF = os.environ.get("CABINET_EXTRA_URLCONF", "")
 # Seconds a process may serve a published version before it looks for a newer one when the
 # cache is local to the process (with Redis, publishing is seen on the next request).
 CABINET_VERSION_TTL = float(os.environ.get("CABINET_VERSION_TTL", "0.5"))

@@ -3,6 +3,9 @@
 ``ActiveSolutionMiddleware`` points every request at the active version's URLconf, so publishing
 a version changes the URLs of a running process without a restart.
 """
+from importlib import import_module
+
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponse
@@ -34,12 +37,21 @@ def home(request):
     return redirect("admin:index")
 
 
+def extra_urlpatterns():
+    """Patterns of the ``CABINET_EXTRA_URLCONF`` module (an extension point: project views beside the
+    generated ones), or none."""
+    if not settings.CABINET_EXTRA_URLCONF:
+        return []
+    return list(import_module(settings.CABINET_EXTRA_URLCONF).urlpatterns)
+
+
 def version_urlpatterns(built):
     """The URL patterns of one built version."""
     return [
         path("admin/", built.admin_site.urls),
         *built.api.urlpatterns(),
         *account_urls(),
+        *extra_urlpatterns(),
         path("", home, name="home"),
     ]
 
