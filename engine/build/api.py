@@ -8,6 +8,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import BigIntegerField, ForeignKey, Prefetch
 from django.urls import include, path
+from django.utils.text import format_lazy
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.decorators import action
@@ -19,6 +20,7 @@ from ..api.views import ApiRoot, DocsView, EntityViewSet, ObtainToken, SchemaVie
 from ..fieldtypes import FieldType
 from ..spec import USER
 from ..workflow import fire, transitions_of
+from .models import translated
 
 RANGE = ["exact", "gt", "gte", "lt", "lte", "in"]
 LOOKUPS = {
@@ -62,11 +64,12 @@ class EntityApi:
         self.cache = {}
 
     def describe(self, name):
+        """The field's label (and help) in the language of the request, for the schema."""
         f = self.spec.field(name)
         lang = self.built.spec.default_language
-        text = f.label.get(lang, lang)
-        extra = f.help.get(lang, lang)
-        return f"{text}. {extra}" if extra else text
+        if not f.help.texts:
+            return translated(f.label, lang)
+        return format_lazy("{}. {}", translated(f.label, lang), translated(f.help, lang))
 
     def serializer(self, visible, editable, expand=()):
         """The serializer class for these visible/editable fields and expansions (made once)."""

@@ -281,3 +281,12 @@ def test_openapi_schema_from_the_specs(resort):
     assert "/api/service_order/{id}/deliver/" in schema["paths"]
     docs = api_for(people["anna"]).get("/api/docs/")
     assert docs.status_code == 200 and b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in docs.content
+
+
+def test_schema_descriptions_follow_the_language(resort):
+    built, people = resort
+    client = api_for(people["anna"])
+    ru = client.get("/api/schema/?format=json", HTTP_ACCEPT_LANGUAGE="ru").json()
+    en = client.get("/api/schema/?format=json", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert ru["components"]["schemas"]["Booking"]["properties"]["seats"]["description"] == "Мест"
+    assert en["components"]["schemas"]["Booking"]["properties"]["seats"]["description"] == "Seats"
