@@ -285,18 +285,28 @@ class Access:
     def _read_grants(self, permission):
         """Granted ids through the shared cache; any grant or revocation of ``permission`` invalidates it."""
         gen_key = grants_generation_key(permission)
+        any_key = f"cabinet:grants-any:{permission}"
         data_key = f"cabinet:grants:{permission}:{self.user.pk}:{','.join(map(str, self.group_ids))}"
-        found = cache.get_many([gen_key, data_key])
+        found = cache.get_many([gen_key, any_key, data_key])
         generation = found.get(gen_key)
-        stored = found.get(data_key)
-        if generation is not None and stored is not None and stored[0] == generation:
-            return stored[1]
         if generation is None:
             generation = uuid.uuid4().hex
             cache.add(gen_key, generation, None)
             generation = cache.get(gen_key, generation)
-        users = UserObjectPermission.objects.filter(user=self.user, permission_id=permission)
-        groups = GroupObjectPermission.objects.filter(group_id__in=self.group_ids, permission_id=permission)
+        for key in (any_key, data_key):
+            stored = found.get(key)
+            if stored is not None and stored[0] == generation and (key == data_key or not stored[1]):
+                return () if key == any_key else stored[1]
+        users = UserObjectPermission.objects.filter(permission_id=permission)
+        groups = GroupObjectPermission.objects.filter(permission_id=permission)
+        if any_key not in found or found[any_key][0] != generation:
+            # Nobody holds this permission on any row (the usual case): no per-user query until someone does.
+            exists = users.exists() or groups.exists()
+            cache.set(any_key, (generation, exists), GRANTS_TTL)
+            if not exists:
+                return ()
+        users = users.filter(user=self.user)
+        groups = groups.filter(group_id__in=self.group_ids)
         rows = users.values_list("object_pk", flat=True).union(groups.values_list("object_pk", flat=True))
         ids = tuple(sorted({int(pk) for pk in rows if str(pk).isdigit()}))
         cache.set(data_key, (generation, ids), GRANTS_TTL)
