@@ -273,7 +273,7 @@ def make_variants(policy, entity, hand):
 def fresh_copy(user):
     """A copy of ``user`` that has not resolved its roles yet (as a new request's ``request.user``)."""
     fresh = copy.copy(user)
-    fresh.__dict__.pop("_cabinet_roles", None)
+    fresh.__dict__.pop("_cabinet_groups", None)
     return fresh
 
 
