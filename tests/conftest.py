@@ -54,6 +54,17 @@ def schema(transactional_db):
 
 
 @pytest.fixture
+def solution(schema, request):
+    """A solution folder (the resort unless parametrized indirectly) published into the test database."""
+    from engine.compiler import compile_folder
+    from engine.migrate import publish
+
+    compiled = compile_folder(getattr(request, "param", "solutions/resort"))
+    built, _ = publish(compiled.raise_for_errors(), compiled.sources)
+    return built
+
+
+@pytest.fixture
 def publish_yaml(schema):
     """Publish a YAML text (with the default header) as the next version; return (built, plan)."""
     from engine.migrate import publish

@@ -15,11 +15,6 @@ from tests import matrix
 SOLUTIONS = ["solutions/resort", "tests/fixtures/b2b"]
 
 
-@pytest.fixture
-def solution(schema, request):
-    compiled = compile_folder(request.param)
-    built, _ = publish(compiled.raise_for_errors(), compiled.sources)
-    return built
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, indirect=True)

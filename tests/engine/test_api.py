@@ -6,19 +6,12 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from engine.compiler import compile_folder
-from engine.migrate import publish
 from engine.workflow import transitions_of
 from tests import matrix
 
 SOLUTIONS = ["solutions/resort", "tests/fixtures/b2b"]
 
 
-@pytest.fixture
-def solution(schema, request):
-    compiled = compile_folder(getattr(request, "param", "solutions/resort"))
-    built, _ = publish(compiled.raise_for_errors(), compiled.sources)
-    return built
 
 
 def api_for(user):
