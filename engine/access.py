@@ -109,11 +109,16 @@ class Policy:
         return self.groups_of(user)[1]
 
     def groups_of(self, user):
-        """(group ids, role names) of ``user``: one query, remembered on the user object."""
+        """(group ids, role names) of ``user``: remembered on the user object and in the shared cache
+        (dropped whenever the user's groups or any group change)."""
         cached = getattr(user, "_cabinet_groups", None)
         if cached is not None and cached[0] is self:
             return cached[1]
-        groups = list(user.groups.values_list("id", "name"))
+        key = membership_key(user.pk)
+        groups = cache.get(key)
+        if groups is None:
+            groups = list(user.groups.values_list("id", "name"))
+            cache.set(key, groups, GRANTS_TTL)
         result = (tuple(pk for pk, _ in groups),
                   frozenset(r for _, name in groups for r in self.group_roles.get(name, ())))
         user._cabinet_groups = (self, result)
@@ -404,6 +409,20 @@ def grants_generation_key(permission_id):
 def grants_changed(sender, instance, **kwargs):
     """Signal receiver: a guardian grant of this permission was added or removed; cached ids are stale."""
     cache.set(grants_generation_key(instance.permission_id), uuid.uuid4().hex, None)
+
+
+def membership_key(user_pk):
+    return f"cabinet:groups:{user_pk}:{cache.get_or_set('cabinet:groups-generation', uuid.uuid4().hex, None)}"
+
+
+def memberships_changed(sender, instance=None, action="", reverse=False, pk_set=None, **kwargs):
+    """Signal receiver: group membership or groups changed; forget the cached memberships."""
+    if action and not action.startswith("post_"):
+        return
+    if action and not reverse and instance is not None:
+        cache.delete(membership_key(instance.pk))  # one user's groups changed
+    else:
+        cache.set("cabinet:groups-generation", uuid.uuid4().hex, None)  # a group, or many users at once
 
 
 def access_for(request, built):

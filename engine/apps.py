@@ -15,6 +15,16 @@ class EngineConfig(AppConfig):
         from . import checks_django  # noqa: F401  (registers the system check)
         from .access import grants_changed
 
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.models import Group
+        from django.db.models.signals import m2m_changed
+
+        from .access import memberships_changed
+
+        m2m_changed.connect(memberships_changed, sender=get_user_model().groups.through,
+                            dispatch_uid="cabinet-memberships")
+        for signal in (post_save, post_delete):
+            signal.connect(memberships_changed, sender=Group, dispatch_uid=f"cabinet-groups-{signal is post_save}")
         for model in (UserObjectPermission, GroupObjectPermission):
             post_save.connect(grants_changed, sender=model, dispatch_uid=f"cabinet-grants-save-{model.__name__}")
             post_delete.connect(grants_changed, sender=model, dispatch_uid=f"cabinet-grants-delete-{model.__name__}")
