@@ -9,17 +9,13 @@ class EngineConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from django.db.models.signals import post_delete, post_save
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.models import Group
+        from django.db.models.signals import m2m_changed, post_delete, post_save
         from guardian.models import GroupObjectPermission, UserObjectPermission
 
         from . import checks_django  # noqa: F401  (registers the system check)
-        from .access import grants_changed
-
-        from django.contrib.auth import get_user_model
-        from django.contrib.auth.models import Group
-        from django.db.models.signals import m2m_changed
-
-        from .access import memberships_changed
+        from .access import grants_changed, memberships_changed
 
         m2m_changed.connect(memberships_changed, sender=get_user_model().groups.through,
                             dispatch_uid="cabinet-memberships")
