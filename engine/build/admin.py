@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import transaction
 
 from .. import webhooks
 from ..access import access_for
@@ -83,6 +84,14 @@ class PolicyAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         webhooks.emit(self.built, self.entity_name, "delete", obj)
         super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        """'Delete selected' deletes only the selected rows the user may delete (the list scope can be wider)."""
+        deletable = queryset.filter(pk__in=self.access(request).queryset(self.entity_name, "delete").values("pk"))
+        with transaction.atomic():
+            for obj in deletable:
+                webhooks.emit(self.built, self.entity_name, "delete", obj)
+            deletable.delete()
 
 
 def model_admin_for(built, entity):

@@ -268,3 +268,30 @@ def test_admin_hides_fields_keeps_read_only_and_forces_values(publish_yaml, clie
     assert response.status_code == 302
     ticket = built.model("ticket").objects.get()
     assert (ticket.subject, ticket.secret, ticket.status) == ("Help", "", "open")
+
+
+def test_admin_bulk_delete_stays_within_the_delete_scope(publish_yaml, client):
+    built, _ = publish_yaml(TICKETS.replace("  auditor:", """  janitor:
+    staff: true
+    entities:
+      ticket: {actions: [list, view, delete], scope: all}
+  closer:
+    staff: true
+    entities:
+      ticket: {actions: [list, view], scope: all}
+  auditor:""").replace("      ticket: {actions: [list, view, delete], scope: all}\n",
+                       "      ticket: {actions: [list, view, delete], scope: {status: closed}}\n"))
+    Ticket = built.model("ticket")
+    closed = Ticket.objects.create(subject="a", status="closed")
+    opened = Ticket.objects.create(subject="b", status="open")
+    staff = get_user_model().objects.create_user("jan", password="pw-jan-123", is_staff=True)
+    staff.groups.add(Group.objects.get(name="janitor"), Group.objects.get(name="closer"))
+    client.login(username="jan", password="pw-jan-123")
+    def delete(*rows):
+        return client.post("/admin/cabinet/ticket/", {"action": "delete_selected", "post": "yes",
+                                                      "_selected_action": [row.pk for row in rows]}).status_code
+
+    assert delete(closed, opened) == 403  # one selected row is outside the delete scope: nothing happens
+    assert Ticket.objects.count() == 2
+    assert delete(closed) == 302
+    assert list(Ticket.objects.all()) == [opened]
