@@ -63,3 +63,15 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.webhook} {self.event} {self.entity}#{self.object_id} ({self.status})"
+
+
+class UserPreference(models.Model):
+    """A user's own settings: notification channels (and, later, more)."""
+
+    CHANNELS = [("email", "Email"), ("sms", "SMS"), ("messenger", "Messenger"), ("push", "Push")]
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cabinet_preference")
+    channels = models.JSONField(default=list, blank=True)
+
+    def __str__(self):
+        return f"preferences of {self.user}"

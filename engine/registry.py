@@ -71,6 +71,12 @@ class BuiltSolution:
         return Policy(self)
 
     @cached_property
+    def pages(self):
+        from .pages.site import PageSite
+
+        return PageSite(self)
+
+    @cached_property
     def api(self):
         from .build.api import BuiltApi
 

@@ -9,15 +9,25 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponse
-from django.shortcuts import redirect
-from django.urls import path
+from django.urls import include, path
 from django.views.decorators.cache import never_cache
 
 
-def account_urls():
+class LoginView(auth_views.LoginView):
+    """Django's login view with the theme's template (falling back to the default theme's)."""
+
+    theme = "default"
+    redirect_authenticated_user = True
+
+    def get_template_names(self):
+        return [f"{self.theme}/registration/login.html", "default/registration/login.html"]
+
+
+def account_urls(theme="default"):
     return [
-        path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+        path("accounts/login/", LoginView.as_view(theme=theme), name="login"),
         path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+        path("i18n/", include("django.conf.urls.i18n")),
     ]
 
 
@@ -30,11 +40,6 @@ def not_ready(request):
         status=503,
         content_type="text/plain; charset=utf-8",
     )
-
-
-def home(request):
-    """Until the cabinet pages exist, the admin is the way into the data."""
-    return redirect("admin:index")
 
 
 def extra_urlpatterns():
@@ -50,9 +55,9 @@ def version_urlpatterns(built):
     return [
         path("admin/", built.admin_site.urls),
         *built.api.urlpatterns(),
-        *account_urls(),
+        *account_urls(built.spec.theme),
         *extra_urlpatterns(),
-        path("", home, name="home"),
+        *built.pages.urlpatterns(),
     ]
 
 

@@ -7,11 +7,13 @@ swaps them into Django's app registry in one step (see ``engine.registry``).
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import hashlib
 
 from django.apps.registry import Apps
 from django.contrib.auth import get_user_model
 from django.core import validators
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.functional import lazy
@@ -42,6 +44,23 @@ class URLField(models.URLField):
 
     def formfield(self, **kwargs):
         return super().formfield(**{"assume_scheme": "https", **kwargs})
+
+
+class DateTimeField(models.DateTimeField):
+    """A datetime stored and compared in UTC, whatever offset it arrived with.
+
+    PostgreSQL refuses offsets beyond ±15:59 that Python accepts (``+21:39``); converting first makes
+    any valid instant storable and any out-of-range one a validation error, not a database error.
+    """
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            try:
+                return value.astimezone(dt.UTC)
+            except OverflowError:
+                raise ValidationError(f"{value.isoformat()} is out of range.", code="invalid") from None
+        return value
 
 
 class Constant:
@@ -149,7 +168,7 @@ def make_field(entity, f, targets, lang):
         kw.setdefault("default", False)
         kw["null"] = False
         return models.BooleanField(**kw)
-    simple = {FieldType.DATE: models.DateField, FieldType.DATETIME: models.DateTimeField,
+    simple = {FieldType.DATE: models.DateField, FieldType.DATETIME: DateTimeField,
               FieldType.TIME: models.TimeField, FieldType.JSON: models.JSONField}
     if t in simple:
         return simple[t](**kw)

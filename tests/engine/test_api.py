@@ -283,3 +283,12 @@ def test_schema_descriptions_follow_the_language(resort):
     en = client.get("/api/schema/?format=json", HTTP_ACCEPT_LANGUAGE="en").json()
     assert ru["components"]["schemas"]["Booking"]["properties"]["seats"]["description"] == "Мест"
     assert en["components"]["schemas"]["Booking"]["properties"]["seats"]["description"] == "Seats"
+
+
+def test_odd_utc_offsets_are_converted_not_a_server_error(resort):
+    built, people = resort
+    clerk = api_for(people["clerk"])
+    response = clerk.get("/api/excursion/", {"starts_at__gt": "0255-08-18T19:50:58.1+21:39"})
+    assert response.status_code == 200
+    response = clerk.get("/api/excursion/", {"starts_at__gt": "0001-01-01T00:00:00+01:00"})
+    assert response.status_code == 400 and response.data["non_field_errors"][0]["code"] == "invalid"
