@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test test-postgres lint bench clean
+.PHONY: demo test test-postgres lint bench messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/hot_reload.py
+
+# Compile engine/locale/*/LC_MESSAGES/django.po to .mo (committed, so a fresh clone needs no gettext).
+messages: $(STAMP)
+	$(BIN)/python engine/compile_messages.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

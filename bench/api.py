@@ -311,19 +311,20 @@ def tail(path, lines=30):
         return ""
 
 
-def server_command(kind, port):
+def server_command(kind, port, worker="gthread"):
     if kind == "gunicorn":
-        # One process, one thread; gthread so that connections are kept alive as with a proxy in front.
+        # One process, one request at a time. gthread keeps connections alive (its accept/poll loop is a
+        # second thread); sync closes every connection after one response (the client reconnects).
         return [sys.executable, "-m", "gunicorn", "engine.wsgi:application", "--bind", f"{HOST}:{port}",
-                "--workers", "1", "--worker-class", "gthread", "--threads", "1", "--keep-alive", "120",
+                "--workers", "1", "--worker-class", worker, "--threads", "1", "--keep-alive", "120",
                 "--timeout", "120", "--log-level", "warning"]
     return [sys.executable, str(ROOT / "manage.py"), "runserver", f"{HOST}:{port}", "--noreload", "--nothreading"]
 
 
-def start_server(kind, env, port, log):
+def start_server(kind, env, port, log, worker):
     with open(log, "w", encoding="utf-8") as log_file:
         server = subprocess.Popen(  # noqa: S603 - our interpreter running gunicorn or the project's manage.py
-            server_command(kind, port), cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            server_command(kind, port, worker), cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -693,6 +694,8 @@ def main():
     parser.add_argument("--other-users", type=int, default=100)
     parser.add_argument("--in-process", type=int, default=300, help="rounds through django.test.Client")
     parser.add_argument("--server", choices=("auto", "gunicorn", "runserver"), default="auto")
+    parser.add_argument("--worker", choices=("gthread", "sync"), default="gthread",
+                        help="gunicorn worker class (one thread either way)")
     parser.add_argument("--database", choices=("auto", "postgres", "sqlite"), default="auto")
     parser.add_argument("--cache", choices=("auto", "redis", "locmem"), default="auto",
                         help="auto: Redis with PostgreSQL when it answers (the production shape), else locmem")
@@ -768,8 +771,8 @@ def main():
 
         port = free_port()
         log = Path(workdir.name) / "server.log"
-        server = start_server(server_kind, env, port, log)
-        command = " ".join(server_command(server_kind, port)[1:])
+        server = start_server(server_kind, env, port, log, args.worker)
+        command = " ".join(server_command(server_kind, port, args.worker)[1:])
         print(f"server pid {server.pid} on {HOST}:{port}: {command}", flush=True)
         token = obtain_token(port, password)
 

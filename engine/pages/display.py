@@ -7,6 +7,25 @@ from django.utils.translation import gettext as _
 from ..fieldtypes import FieldType
 
 
+def row_title(obj, entity, visible, currency=""):
+    """How a row is named on pages: its title field, else its first two filled visible fields."""
+    if entity.title and entity.title in visible:
+        text = display(obj, entity.field(entity.title), currency)
+        if text:
+            return text
+    parts = []
+    for name in visible:
+        f = entity.field(name)
+        if f.type in (FieldType.TEXT, FieldType.MARKDOWN, FieldType.JSON, FieldType.REFS):
+            continue
+        text = display(obj, f, currency)
+        if text:
+            parts.append(text)
+        if len(parts) == 2:
+            break
+    return " · ".join(parts) or f"#{obj.pk}"
+
+
 def display(obj, f, currency=""):
     """The text to show for field spec ``f`` of ``obj``."""
     value = getattr(obj, f.name)

@@ -37,7 +37,7 @@ from ..access import access_for
 from ..fieldtypes import FieldType
 from ..workflow import allowed as transition_allowed
 from ..workflow import fire, transitions_of
-from .display import display
+from .display import display, row_title
 
 FILTERABLE = (FieldType.CHOICE, FieldType.BOOLEAN)
 
@@ -159,8 +159,10 @@ class PageView(CabinetView):
         paged = Paginator(qs, page.page_size).get_page(self.request.GET.get("page"))
         detail = self.site.detail_page(access, entity.name) or page
         currency = self.built.spec.currency
+        titles = [label(f.label, self.built) for f in columns]
         rows = [{"obj": obj, "url": reverse("page-row", args=[detail.name, obj.pk]),
-                 "cells": [display(obj, f, currency) for f in columns]} for obj in paged.object_list]
+                 "cells": list(zip(titles, [display(obj, f, currency) for f in columns], strict=True))}
+                for obj in paged.object_list]
         form_page = self.site.form_page(access, entity.name)
         context = self.context(
             page, entity=entity, columns=[(f.name, label(f.label, self.built)) for f in columns], rows=rows,
@@ -211,7 +213,8 @@ class PageView(CabinetView):
                                 "url": reverse("page-transition", args=[page.name, obj.pk, name])})
         can_edit = access.queryset(entity.name, "update").filter(pk=obj.pk).exists() if access.can(
             entity.name, "update") else False
-        context = self.context(page, entity=entity, obj=obj, title=str(obj), groups=groups, related=related,
+        title = row_title(obj, entity, visible, currency)
+        context = self.context(page, entity=entity, obj=obj, title=title, groups=groups, related=related,
                                actions=actions, edit_url=reverse("page-edit", args=[page.name, obj.pk])
                                if can_edit else None)
         return render(self.request, self.built, "detail.html", context)
@@ -232,9 +235,12 @@ class PageView(CabinetView):
                 item["value"] = access.queryset(card.entity).filter(**filters).count()
             elif card.kind == "recent":
                 detail = self.site.detail_page(access, card.entity)
-                rows = access.queryset(card.entity).filter(**dict(card.filter))[: card.limit]
-                item["rows"] = [(str(r), reverse("page-row", args=[detail.name, r.pk]) if detail else None)
-                                for r in rows]
+                entity = self.built.spec.entity(card.entity)
+                visible = access.visible_fields(card.entity)
+                refs = [n for n in visible if entity.field(n).type is FieldType.REF][:2]
+                rows = access.queryset(card.entity).filter(**dict(card.filter)).select_related(*refs)[: card.limit]
+                item["rows"] = [(row_title(r, entity, visible, self.built.spec.currency),
+                                 reverse("page-row", args=[detail.name, r.pk]) if detail else None) for r in rows]
             elif card.kind == "balance":
                 f = self.built.spec.entity(card.entity).field(card.field)
                 row = access.queryset(card.entity).first()
@@ -263,10 +269,11 @@ class PageView(CabinetView):
         rows = access.queryset(entity.name).filter(**{lookup: (days[0], days[-1])}).order_by(f.name)
         detail = self.site.detail_page(access, entity.name) or page
         by_day = {day: [] for day in days}
+        visible = access.visible_fields(entity.name)
         for row in rows:
             value = getattr(row, f.name)
             day = timezone.localtime(value).date() if f.type is FieldType.DATETIME else value
-            by_day.setdefault(day, []).append({"title": str(row), "when": display(row, f),
+            by_day.setdefault(day, []).append({"title": row_title(row, entity, visible), "when": display(row, f),
                                                "url": reverse("page-row", args=[detail.name, row.pk])})
         context = self.context(page, days=[(d, by_day[d]) for d in days], today=timezone.localdate(),
                                previous=(start - dt.timedelta(days=7)).isoformat(),
@@ -332,8 +339,9 @@ class FormView(CabinetView):
         return redirect("page-row", detail.name if detail else spec.name, row.pk)
 
     def show(self, page, entity, obj, form, status=200):
-        context = self.context(page, entity=entity, obj=obj, form=form,
-                               title=str(obj) if obj else label(page.title, self.built))
+        title = row_title(obj, entity, self.access.visible_fields(entity.name)) if obj else label(page.title,
+                                                                                                   self.built)
+        context = self.context(page, entity=entity, obj=obj, form=form, title=title)
         return render(self.request, self.built, "form.html", context, status=status)
 
 

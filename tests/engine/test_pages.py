@@ -1,0 +1,231 @@
+"""The generated cabinet pages: every kind, menus and direct URLs per role, forms, language, PWA files."""
+import json
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from engine.models import UserPreference
+
+
+@pytest.fixture
+def resort(solution, client):
+    """The resort solution with its demo data (anna, boris, reception, manager, admin)."""
+    import io
+
+    from django.core.management import call_command
+
+    call_command("demo", seed_only=True, stdout=io.StringIO())
+    return solution
+
+
+def login(client, username):
+    assert client.login(username=username, password=f"{username}-demo")
+    return client
+
+
+def links(html):
+    return set(re.findall(r'href="(/p/[^"]+)"', html))
+
+
+def test_anonymous_users_get_the_login_page_and_public_pages_only(resort, client):
+    assert client.get("/").url.startswith("/accounts/login/")
+    assert client.get("/p/my_orders/").url.startswith("/accounts/login/?next=/p/my_orders/")
+    page = client.get("/p/about/")
+    assert page.status_code == 200 and "Welcome to Sunny Bay" in page.content.decode()
+    assert client.get("/accounts/login/").status_code == 200
+
+
+def test_each_role_gets_its_home_and_menu(resort, client):
+    login(client, "anna")
+    assert client.get("/").url == "/p/home/"
+    html = client.get("/p/home/").content.decode()
+    assert {"/p/home/", "/p/services/", "/p/my_orders/", "/p/excursions/", "/p/my_bookings/", "/p/stays/"} <= links(html)
+    assert "/p/guests/" not in html and "/p/desk/" not in html
+    client.logout()
+    login(client, "reception")
+    assert client.get("/").url == "/p/desk/"
+    html = client.get("/p/desk/").content.decode()
+    assert "/p/guests/" in html and "/p/my_orders/" not in html
+
+
+@pytest.mark.parametrize(("username", "url", "status"), [
+    ("anna", "/p/guests/", 404), ("anna", "/p/desk/", 404), ("reception", "/p/my_orders/", 404),
+    ("anna", "/p/nope/", 404), ("anna", "/p/stay_detail/999/", 404), ("reception", "/p/guests/", 200),
+    ("manager", "/p/desk/", 200), ("admin", "/p/guests/", 200),
+])
+def test_direct_urls_follow_the_menus(resort, client, username, url, status):
+    login(client, username)
+    assert client.get(url).status_code == status
+
+
+def test_list_page_shows_only_the_users_rows_and_visible_columns(resort, client):
+    login(client, "anna")
+    html = client.get("/p/my_bookings/").content.decode()
+    assert "Sunset boat trip" in html and "Old town walk" not in html  # boris's booking
+    stays = client.get("/p/stays/").content.decode()
+    assert stays.count('data-label="Check-in"') == 2  # anna's two stays, not boris's
+
+
+def test_list_filters_search_sort_paging_and_htmx_partial(resort, client):
+    login(client, "reception")
+    Service = resort.model("service")
+    for i in range(30):
+        Service.objects.create(name=f"Extra {i:02d}", price=i, category="spa")
+    full = client.get("/p/services/?category=spa&sort=-price").content.decode()
+    assert full.index("Extra 29") < full.index("Extra 28") and "Champagne" not in full
+    assert "Page 1 of 2" in full
+    partial = client.get("/p/services/?category=spa&page=2", HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in partial and "Page 2 of 2" in partial
+    guests = client.get("/p/guests/?q=boris").content.decode()
+    assert "Boris Ivanov" in guests and "Anna Petrova" not in guests
+
+
+def test_list_queries_do_not_grow_with_rows(resort, client):
+    login(client, "reception")
+    Service = resort.model("service")
+    client.get("/p/services/")
+    counts = []
+    for total in (5, 40):
+        Service.objects.bulk_create([Service(name=f"S{i}", price=1) for i in range(total)])
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/p/services/?page_size=20").status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]
+
+
+def test_detail_page_with_sections_related_rows_and_transitions(resort, client):
+    login(client, "anna")
+    stay = resort.model("stay").objects.filter(guest__user__username="anna", status="in_house").get()
+    html = client.get(f"/p/stay_detail/{stay.pk}/").content.decode()
+    assert "Check-in" in html and "Breakfast in bed" in html and "Champagne to the room" in html
+    booking = resort.model("booking").objects.get(guest__user__username="anna")
+    detail = client.get(f"/p/my_bookings/{booking.pk}/").content.decode()
+    assert "/do/cancel/" in detail and "/do/confirm/" not in detail  # guests cancel, reception confirms
+    response = client.post(f"/p/my_bookings/{booking.pk}/do/cancel/")
+    assert response.status_code == 302
+    booking.refresh_from_db()
+    assert booking.status == "cancelled"
+    assert client.post(f"/p/my_bookings/{booking.pk}/do/confirm/").status_code == 403
+
+
+def test_form_shows_field_errors_then_saves_with_forced_values(resort, client):
+    login(client, "anna")
+    form = client.get("/p/order_service/new/").content.decode()
+    assert 'name="quantity"' in form and 'name="status"' not in form
+    stay = resort.model("stay").objects.filter(guest__user__username="anna").first()
+    boris_stay = resort.model("stay").objects.filter(guest__user__username="boris").first()
+    stay_select = form[form.index('name="stay"'):form.index("</select>", form.index('name="stay"'))]
+    assert f'value="{stay.pk}"' in stay_select and f'value="{boris_stay.pk}"' not in stay_select  # only in scope
+    service = resort.model("service").objects.first()
+    bad = client.post("/p/order_service/new/", {"stay": stay.pk, "service": service.pk, "quantity": 0})
+    assert bad.status_code == 400 and "Ensure this value is greater than or equal to 1." in bad.content.decode()
+    good = client.post("/p/order_service/new/", {"stay": stay.pk, "service": service.pk, "quantity": 2})
+    assert good.status_code == 302
+    order = resort.model("service_order").objects.latest("id")
+    assert (order.quantity, order.status, order.stay_id) == (2, "new", stay.pk)
+    assert client.post("/p/order_service/new/", {"stay": boris_stay.pk, "service": service.pk,
+                                                 "quantity": 1}).status_code == 400
+
+
+def test_dashboard_counters_and_calendar(resort, client):
+    login(client, "anna")
+    html = client.get("/p/home/").content.decode()
+    assert "Open orders" in html and "Recent orders" in html and "Breakfast in bed" in html
+    calendar = client.get("/p/excursions/").content.decode()
+    assert "Sunset boat trip" in calendar and "Next week" in calendar
+
+
+def test_info_content_is_sanitised(publish_yaml, client):
+    publish_yaml("""
+entities:
+  a:
+    fields: {x: string}
+pages:
+  about:
+    kind: info
+    public: true
+    content: "# Hi\\n<script>alert(1)</script><a href='javascript:alert(1)' onclick='x()'>link</a>"
+""")
+    html = client.get("/p/about/").content.decode()
+    assert "<h1>Hi</h1>" in html and "<script>alert" not in html and "javascript:" not in html
+    assert "onclick" not in html
+
+
+def test_language_switch_is_remembered(resort, client):
+    login(client, "anna")
+    response = client.post("/i18n/setlang/", {"language": "ru", "next": "/p/home/"})
+    assert response.status_code == 302
+    html = client.get("/p/home/").content.decode()
+    assert "Мой отдых" in html and "Открытые заказы" in html and 'lang="ru"' in html
+    assert "Профиль" in html  # the chrome is translated too
+
+
+def test_profile_details_password_notifications_and_tokens(resort, client):
+    login(client, "anna")
+    assert client.get("/accounts/profile/").status_code == 200
+    client.post("/accounts/profile/", {"save_details": "1", "first_name": "Anya", "last_name": "P",
+                                       "email": "anya@example.com"})
+    anna = get_user_model().objects.get(username="anna")
+    assert (anna.first_name, anna.email) == ("Anya", "anya@example.com")
+    bad = client.post("/accounts/profile/", {"save_details": "1", "email": "not-an-email"})
+    assert bad.status_code == 400
+    client.post("/accounts/profile/", {"save_notifications": "1", "channels": ["sms", "push", "fax"]})
+    assert UserPreference.objects.get(user=anna).channels == ["sms", "push"]
+    client.post("/accounts/profile/", {"new_token": "1"})
+    from knox.models import AuthToken
+
+    token = AuthToken.objects.get(user=anna)
+    client.post("/accounts/profile/", {"revoke_token": token.token_key})
+    assert not AuthToken.objects.filter(user=anna).exists()
+    changed = client.post("/accounts/profile/", {"change_password": "1", "old_password": "anna-demo",
+                                                 "new_password1": "a-much-longer-secret-42",
+                                                 "new_password2": "a-much-longer-secret-42"})
+    assert changed.status_code == 302
+    assert get_user_model().objects.get(username="anna").check_password("a-much-longer-secret-42")
+
+
+def test_pwa_manifest_service_worker_offline_and_icons(resort, client):
+    manifest = json.loads(client.get("/manifest.webmanifest").content)
+    assert manifest["name"] == "Sunny Bay Resort" and manifest["theme_color"] == "#0b6e4f"
+    assert {icon["sizes"] for icon in manifest["icons"]} == {"192x192", "512x512"}
+    worker = client.get("/sw.js")
+    assert worker["Content-Type"] == "application/javascript" and "/offline/" in worker.content.decode()
+    assert client.get("/offline/").status_code == 200
+    icon = client.get("/icon-512.png")
+    assert icon["Content-Type"] == "image/png" and icon.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_branding_tokens_reach_the_css(resort, client):
+    login(client, "anna")
+    html = client.get("/p/home/").content.decode()
+    assert "--primary:#0b6e4f;" in html and "--accent:#f4a259;" in html and "--radius:12px;" in html
+
+
+def test_user_without_role_sees_an_empty_cabinet(resort, client):
+    user = get_user_model().objects.create_user("lonely", password="lonely-demo")
+    assert not user.groups.exists()
+    login(client, "lonely")
+    response = client.get("/")
+    assert response.status_code == 200 and "nothing for your account" in response.content.decode()
+
+
+def test_a_solution_theme_overrides_a_template(schema, client, tmp_path, settings):
+    from engine.migrate import publish
+    from tests.conftest import compile_yaml
+
+    theme_dir = tmp_path / "sunny" / "cabinet"
+    theme_dir.mkdir(parents=True)
+    (theme_dir / "info.html").write_text('{% extends "default/cabinet/base.html" %}'
+                                        '{% block content %}<p class="themed">{{ html|safe }}</p>{% endblock %}')
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}]
+    compiled = compile_yaml("entities:\n  a:\n    fields: {x: string}\npages:\n"
+                            "  about: {kind: info, public: true, content: Hello}\n  faq: {kind: info, public: true}\n",
+                            header="solution:\n  name: t\n  theme: sunny\n")
+    publish(compiled.raise_for_errors(), compiled.sources)
+    assert '<p class="themed"><p>Hello</p></p>' in client.get("/p/about/").content.decode()
+    assert client.get("/p/faq/").status_code == 200
+
+
