@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import get_language
 
+from ..display import display
 from ..fieldtypes import PHONE_RE, FieldType, parse_value
 from ..spec import USER
 
@@ -190,9 +191,9 @@ def make_field(entity, f, targets, lang):
 def _str_method(title):
     def __str__(self):
         if title:
-            value = getattr(self, title)
-            if value not in (None, ""):
-                return str(value)
+            text = display(self, self.spec.field(title))  # localized: dates and numbers as the reader writes them
+            if text:
+                return text
         return f"{self._meta.verbose_name} #{self.pk}"
     return __str__
 

@@ -55,6 +55,11 @@ class PageSite:
         return next((p for p in self.spec.pages if p.kind == "detail" and p.entity == entity
                      and self.allowed(access, p)), None)
 
+    def row_page(self, access, entity):
+        """The page a row of ``entity`` is shown on: its detail page, else a list page of it (auto detail)."""
+        return self.detail_page(access, entity) or next(
+            (p for p in self.spec.pages if p.kind == "list" and p.entity == entity and self.allowed(access, p)), None)
+
     def form_page(self, access, entity):
         return next((p for p in self.spec.pages if p.kind == "form" and p.entity == entity
                      and self.allowed(access, p)), None)

@@ -19,7 +19,7 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -34,10 +34,10 @@ from django.views.decorators.cache import cache_control
 
 from .. import webhooks
 from ..access import access_for
+from ..display import display, row_title
 from ..fieldtypes import FieldType
 from ..workflow import allowed as transition_allowed
 from ..workflow import fire, transitions_of
-from .display import display, row_title
 
 FILTERABLE = (FieldType.CHOICE, FieldType.BOOLEAN)
 
@@ -56,6 +56,23 @@ def label(text_label, built):
 def markdown_html(text):
     """Markdown to HTML, sanitised (no scripts, no event handlers, safe links only)."""
     return nh3.clean(markdown.markdown(text or "", extensions=["tables", "sane_lists"]))
+
+
+# Model field class (most specific first) -> the widget with the phone's native picker.
+HTML5_INPUTS = (
+    (models.DateTimeField, forms.DateTimeInput, "datetime-local", "%Y-%m-%dT%H:%M"),
+    (models.DateField, forms.DateInput, "date", "%Y-%m-%d"),
+    (models.TimeField, forms.TimeInput, "time", "%H:%M"),
+)
+
+
+def html5_widget(field, **kwargs):
+    """Form fields with native date and time pickers."""
+    for model_class, widget, kind, fmt in HTML5_INPUTS:
+        if isinstance(field, model_class):
+            kwargs["widget"] = widget(attrs={"type": kind}, format=fmt)
+            break
+    return field.formfield(**kwargs)
 
 
 class CabinetView(View):
@@ -296,7 +313,7 @@ class FormView(CabinetView):
         editable = access.editable_fields(entity.name, action)
         names = [n for n in (page.fields if page.kind == "form" and page.fields else editable) if n in editable]
         model = self.built.model(entity.name)
-        form_class = forms.modelform_factory(model, fields=names) if names else None
+        form_class = forms.modelform_factory(model, fields=names, formfield_callback=html5_widget) if names else None
         return page, entity, obj, form_class, action
 
     def scoped(self, form):
@@ -335,8 +352,8 @@ class FormView(CabinetView):
             form.save_m2m()
             webhooks.emit(self.built, entity.name, action, row)
         messages.success(request, _("Saved."))
-        detail = self.site.detail_page(self.access, entity.name)
-        return redirect("page-row", detail.name if detail else spec.name, row.pk)
+        target = self.site.row_page(self.access, entity.name)
+        return redirect("page-row", target.name if target else spec.name, row.pk)
 
     def show(self, page, entity, obj, form, status=200):
         title = row_title(obj, entity, self.access.visible_fields(entity.name)) if obj else label(page.title,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from ..fieldtypes import FieldType
+from .fieldtypes import FieldType
 
 
 def row_title(obj, entity, visible, currency=""):

@@ -1,0 +1,96 @@
+"""A guest uses the cabinet in a real browser (Debian's Chromium driven by Playwright) on a phone screen."""
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="Chromium is not installed (make test installs it when run as root)")
+# Playwright's sync API runs an event loop in this thread; the ORM calls below are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync"])
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def demo(solution):
+    from django.core.management import call_command
+
+    call_command("demo", seed_only=True, stdout=io.StringIO())
+    return solution
+
+
+def shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_guest_on_a_phone(demo, live_server, browser):
+    context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2, locale="en-US")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/")
+    assert "/accounts/login/" in page.url
+    page.fill("#id_username", "anna")
+    page.fill("#id_password", "anna-demo")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/p/home/")
+    assert page.locator("h1").inner_text() == "My stay"
+    assert page.locator(".sidebar").is_hidden()  # the main menu is folded on a phone
+    shot(page, "1-home")
+
+    page.click(".menu-toggle")
+    assert page.locator(".sidebar").is_visible()
+    page.click(".sidebar >> text=My orders")
+    page.wait_for_url("**/p/my_orders/")
+    assert page.locator("table.list tbody tr").count() == 2
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360  # nothing wider than the phone
+    shot(page, "2-list")
+
+    page.click("table.list tbody tr >> nth=0 >> a")
+    page.wait_for_url("**/p/my_orders/*/")
+    assert "Breakfast in bed" in page.locator("main").inner_text()
+    shot(page, "3-detail")
+
+    page.goto(f"{live_server.url}/p/order_service/new/")
+    page.select_option("#id_stay", index=1)
+    page.select_option("#id_service", label="Champagne to the room")
+    page.fill("#id_quantity", "0")
+    page.click("main button[type=submit]")
+    assert page.locator(".field.invalid .error").first.inner_text() == "Ensure this value is greater than or equal to 1."
+    shot(page, "4-form-error")
+    page.fill("#id_quantity", "2")
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/p/my_orders/*/")
+    assert "Saved." in page.locator(".messages").inner_text()
+    shot(page, "5-saved")
+
+    page.click(".user-menu summary")
+    with page.expect_navigation():
+        page.select_option(".user-menu select[name=language]", "ru")
+    page.goto(f"{live_server.url}/p/home/")
+    assert page.locator("h1").inner_text() == "Мой отдых"
+    assert page.locator("html").get_attribute("lang") == "ru"
+    shot(page, "6-russian")
+    context.close()
+
+
+def test_offline_page_and_manifest_are_served(demo, live_server, browser):
+    page = browser.new_page()
+    response = page.goto(f"{live_server.url}/manifest.webmanifest")
+    assert response.ok and response.json()["display"] == "standalone"
+    page.goto(f"{live_server.url}/offline/")
+    assert "offline" in page.locator("main").inner_text().lower()
