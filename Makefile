@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test test-postgres lint bench messages clean
+.PHONY: demo test test-postgres browser lint bench messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,12 +16,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python manage.py demo
 
-test: $(STAMP)
+# Browser tests drive Debian's Chromium; install it when missing (as root), else they are skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "Chromium is not installed: the browser tests will be skipped."; }
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # The same suite against PostgreSQL and Redis (see .ci/run, which starts them when down).
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) browser
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/cabinet} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} $(BIN)/python -m pytest
 
