@@ -195,8 +195,9 @@ class PageView(CabinetView):
 
     def detail(self, page, pk):
         entity, access = self.entity(page), self.access
-        obj = access.get(entity.name, pk, "view")
         visible = access.visible_fields(entity.name)
+        refs = [n for n in visible if entity.field(n).type is FieldType.REF]
+        obj = access.get(entity.name, pk, "view", refine=lambda qs: qs.select_related(*refs))
         currency = self.built.spec.currency
         sections = page.sections if page.kind == "detail" and page.sections else None
         groups = []
@@ -212,7 +213,8 @@ class PageView(CabinetView):
             other = self.built.spec.entity(rel.entity)
             other_visible = access.visible_fields(rel.entity)
             cols = [other.field(n) for n in (rel.columns or other_visible) if n in other_visible][:5]
-            rows = access.queryset(rel.entity, "list").filter(**{rel.via: obj})[:20]
+            refs = [f.name for f in cols if f.type is FieldType.REF]
+            rows = access.queryset(rel.entity, "list").filter(**{rel.via: obj}).select_related(*refs)[:20]
             target = self.site.detail_page(access, rel.entity)
             related.append({
                 "title": label(rel.title, self.built), "columns": [label(f.label, self.built) for f in cols],
@@ -275,15 +277,20 @@ class PageView(CabinetView):
 
     def kind_calendar(self, page):
         entity, access = self.entity(page), self.access
+        by_day_view = self.request.GET.get("view") == "day"
         try:
-            start = dt.date.fromisoformat(self.request.GET.get("week", ""))
+            start = dt.date.fromisoformat(self.request.GET.get("day" if by_day_view else "week", ""))
         except ValueError:
             start = timezone.localdate()
-        start -= dt.timedelta(days=start.weekday())
-        days = [start + dt.timedelta(days=i) for i in range(7)]
+        if not by_day_view:
+            start -= dt.timedelta(days=start.weekday())
+        span = 1 if by_day_view else 7
+        days = [start + dt.timedelta(days=i) for i in range(span)]
         f = entity.field(page.date_field)
         lookup = f"{f.name}__date__range" if f.type is FieldType.DATETIME else f"{f.name}__range"
+        refs = [n for n in access.visible_fields(entity.name) if entity.field(n).type is FieldType.REF][:2]
         rows = access.queryset(entity.name).filter(**{lookup: (days[0], days[-1])}).order_by(f.name)
+        rows = rows.select_related(*refs)
         detail = self.site.detail_page(access, entity.name) or page
         by_day = {day: [] for day in days}
         visible = access.visible_fields(entity.name)
@@ -293,8 +300,9 @@ class PageView(CabinetView):
             by_day.setdefault(day, []).append({"title": row_title(row, entity, visible), "when": display(row, f),
                                                "url": reverse("page-row", args=[detail.name, row.pk])})
         context = self.context(page, days=[(d, by_day[d]) for d in days], today=timezone.localdate(),
-                               previous=(start - dt.timedelta(days=7)).isoformat(),
-                               next=(start + dt.timedelta(days=7)).isoformat())
+                               day_view=by_day_view, start=start.isoformat(),
+                               previous=(start - dt.timedelta(days=span)).isoformat(),
+                               next=(start + dt.timedelta(days=span)).isoformat())
         return render(self.request, self.built, "calendar.html", context)
 
 

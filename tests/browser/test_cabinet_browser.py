@@ -52,7 +52,11 @@ def test_guest_on_a_phone(demo, live_server, browser):
     assert page.locator(".sidebar").is_hidden()  # the main menu is folded on a phone
     shot(page, "1-home")
 
-    page.click(".menu-toggle")
+    page.keyboard.press("Tab")  # keyboard: skip link, then the menu button
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "menu-toggle"
+    page.keyboard.press("Enter")
+    assert page.get_attribute(".menu-toggle", "aria-expanded") == "true"
     assert page.locator(".sidebar").is_visible()
     page.click(".sidebar >> text=My orders")
     page.wait_for_url("**/p/my_orders/")

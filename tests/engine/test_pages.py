@@ -229,3 +229,25 @@ def test_a_solution_theme_overrides_a_template(schema, client, tmp_path, setting
     assert client.get("/p/faq/").status_code == 200
 
 
+
+
+def test_calendar_day_view(resort, client):
+    login(client, "anna")
+    trip = resort.model("excursion").objects.get(name="Sunset boat trip")
+    day = trip.starts_at.date().isoformat()
+    html = client.get(f"/p/excursions/?view=day&day={day}").content.decode()
+    assert "Sunset boat trip" in html and "Old town walk" not in html and "Next day" in html
+
+
+def test_detail_queries_do_not_grow_with_related_rows(resort, client):
+    login(client, "anna")
+    stay = resort.model("stay").objects.filter(guest__user__username="anna", status="in_house").get()
+    Order, service = resort.model("service_order"), resort.model("service").objects.first()
+    client.get(f"/p/stay_detail/{stay.pk}/")
+    counts = []
+    for extra in (1, 15):
+        Order.objects.bulk_create([Order(stay=stay, service=service) for _ in range(extra)])
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(f"/p/stay_detail/{stay.pk}/").status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]
