@@ -37,6 +37,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/hot_reload.py
+	$(BIN)/python bench/access.py
+	$(BIN)/python bench/api.py
+	$(BIN)/python bench/pages.py
 
 # Compile engine/locale/*/LC_MESSAGES/django.po to .mo (committed, so a fresh clone needs no gettext).
 messages: $(STAMP)
