@@ -366,6 +366,9 @@ class Checker:
         if page.kind in ("list", "detail", "form", "calendar"):
             if not page.entity:
                 self.add("E102", f"'{path_text(path)}' is a {page.kind} page and needs 'entity'", path)
+        if page.kind == "calendar" and not page.date_field:
+            self.add("E102", f"'{path_text(path)}' is a calendar page and needs 'date_field'", path,
+                     "name the date or datetime field the calendar places rows by")
         if page.entity and self.known("E201", "entity", page.entity, self.entities, (*path, "entity")):
             entity = self.entities[page.entity]
         for i, role in enumerate(page.roles or ()):

@@ -196,13 +196,14 @@ entities:
 pages:
   l: {kind: list, entity: a, columns: [n, x], roles: [nobody], parent: nope}
   c: {kind: calendar, entity: a, date_field: n}
+  c2: {kind: calendar, entity: a}
   d:
     kind: detail
     entity: a
     related: [{entity: b, via: a}, {entity: b, via: zz}]
   e: {kind: form}
   h: {kind: dashboard, cards: [{kind: counter, entity: zz}, {kind: shortcut, page: nope}]}
-""") == ["E202", "E203", "E204", "E216", "E202", "E102", "E201", "E204"]
+""") == ["E202", "E203", "E204", "E216", "E102", "E202", "E102", "E201", "E204"]
 
 
 def test_languages():
