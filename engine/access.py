@@ -114,11 +114,18 @@ class Policy:
         cached = getattr(user, "_cabinet_groups", None)
         if cached is not None and cached[0] is self:
             return cached[1]
-        key = membership_key(user.pk)
-        groups = cache.get(key)
-        if groups is None:
+        key = f"cabinet:groups:{user.pk}"
+        found = cache.get_many([MEMBERSHIP_GENERATION, key])  # one round trip
+        generation = found.get(MEMBERSHIP_GENERATION)
+        stored = found.get(key)
+        if generation is not None and stored is not None and stored[0] == generation:
+            groups = stored[1]
+        else:
+            if generation is None:
+                cache.add(MEMBERSHIP_GENERATION, uuid.uuid4().hex, None)
+                generation = cache.get(MEMBERSHIP_GENERATION)
             groups = list(user.groups.values_list("id", "name"))
-            cache.set(key, groups, GRANTS_TTL)
+            cache.set(key, (generation, groups), GRANTS_TTL)
         result = (tuple(pk for pk, _ in groups),
                   frozenset(r for _, name in groups for r in self.group_roles.get(name, ())))
         user._cabinet_groups = (self, result)
@@ -342,6 +349,13 @@ class Access:
         return tuple(n for n in names if n not in forced)
 
     def _fields(self, entity, kind, action=None):
+        memo = self.__dict__.setdefault("_field_memo", {})
+        key = (entity, kind, action)
+        if key not in memo:
+            memo[key] = self._compute_fields(entity, kind, action)
+        return memo[key]
+
+    def _compute_fields(self, entity, kind, action):
         ep = self.entity(entity)
         allnames = ep.entity.field_names
         if self.is_superuser:
@@ -411,8 +425,7 @@ def grants_changed(sender, instance, **kwargs):
     cache.set(grants_generation_key(instance.permission_id), uuid.uuid4().hex, None)
 
 
-def membership_key(user_pk):
-    return f"cabinet:groups:{user_pk}:{cache.get_or_set('cabinet:groups-generation', uuid.uuid4().hex, None)}"
+MEMBERSHIP_GENERATION = "cabinet:groups-generation"
 
 
 def memberships_changed(sender, instance=None, action="", reverse=False, pk_set=None, **kwargs):
@@ -420,9 +433,9 @@ def memberships_changed(sender, instance=None, action="", reverse=False, pk_set=
     if action and not action.startswith("post_"):
         return
     if action and not reverse and instance is not None:
-        cache.delete(membership_key(instance.pk))  # one user's groups changed
+        cache.delete(f"cabinet:groups:{instance.pk}")  # one user's groups changed
     else:
-        cache.set("cabinet:groups-generation", uuid.uuid4().hex, None)  # a group, or many users at once
+        cache.set(MEMBERSHIP_GENERATION, uuid.uuid4().hex, None)  # a group, or many users at once
 
 
 def access_for(request, built):

@@ -24,13 +24,23 @@ ACTIONS = {"list": "list", "retrieve": "view", "create": "create", "update": "up
            "partial_update": "update", "destroy": "delete"}
 
 
+class FilterBackend(DjangoFilterBackend):
+    """django-filter, skipped when no query parameter names a filter (building the form costs milliseconds)."""
+
+    def filter_queryset(self, request, queryset, view):
+        names = view.filterset_class.base_filters
+        if not any(param in names for param in request.query_params):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
+
 class EntityViewSet(viewsets.ModelViewSet):
     """CRUD on one entity, everything decided by the access policy of the built version."""
 
     built = None
     entity_name = None
     api = None  # engine.build.api.EntityApi
-    filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    filter_backends = [FilterBackend, filters.SearchFilter, filters.OrderingFilter]
     lookup_value_regex = r"[0-9]+"
 
     @property
@@ -55,7 +65,9 @@ class EntityViewSet(viewsets.ModelViewSet):
     def expand(self):
         if self.fake:
             return ()
-        return self.api.parse_expand(self.request.query_params.get("expand", ""), self.access)
+        if not hasattr(self, "_expand"):
+            self._expand = self.api.parse_expand(self.request.query_params.get("expand", ""), self.access)
+        return self._expand
 
     def get_queryset(self):
         if self.fake:
