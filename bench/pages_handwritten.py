@@ -1,7 +1,7 @@
-"""The hand-written counterpart of the generated ``order`` list and detail pages, for ``bench/pages.py``.
+"""The hand-written counterpart of the generated ``purchase`` list and detail pages, for ``bench/pages.py``.
 
-Plain Django function views as a developer would write them for "the signed-in user's orders":
-``login_required``, ``Order.objects.filter(user=request.user).select_related("user")`` with the
+Plain Django function views as a developer would write them for "the signed-in user's purchases":
+``login_required``, ``Purchase.objects.filter(user=request.user).select_related("user")`` with the
 model's ordering, ``Paginator(...).get_page(...)`` for the list, ``get_object_or_404`` for the detail,
 and Django templates (a base layout with a top bar, the user menu, a nav list of a few links and
 the messages; a table; a definition list) that show the same columns with the same localized
@@ -10,12 +10,12 @@ for datetimes: both end in ``django.utils.formats`` like ``engine.pages.display`
 
 The templates are held in this module and served by a ``DjangoTemplates`` backend of their own
 (the project's context processors, the cached loader over a locmem loader): the same engine and
-the same per-request work as ``render(request, "orders/list.html", ...)`` on template files.
+the same per-request work as ``render(request, "purchases/list.html", ...)`` on template files.
 
 The model is built at run time from the published YAML, so it is looked up when a request comes
 (``apps.get_model``). The benchmark serves this module beside the generated URLs with
-``CABINET_EXTRA_URLCONF=bench.pages_handwritten``: ``/hand/orders/?size=N&page=P`` and
-``/hand/order/<id>/``, through the same middleware as the generated ``/p/...`` pages.
+``CABINET_EXTRA_URLCONF=bench.pages_handwritten``: ``/hand/purchases/?size=N&page=P`` and
+``/hand/purchase/<id>/``, through the same middleware as the generated ``/p/...`` pages.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from django.urls import path
 
 SIZES = (10, 50, 100)
 CURRENCY = "EUR"
-NAV = [(10, "Orders ×10"), (50, "Orders ×50"), (100, "Orders ×100")]
+NAV = [(10, "Purchases ×10"), (50, "Purchases ×50"), (100, "Purchases ×100")]
 
 TEMPLATES = {
     "hand/base.html": """\
@@ -54,7 +54,9 @@ TEMPLATES = {
         <input type="hidden" name="next" value="{{ request.get_full_path }}">
         <select name="language" onchange="this.form.submit()"><option value="en" selected>English</option></select>
       </form></li>
-      <li><form method="post" action="{% url 'logout' %}">{% csrf_token %}<button class="link" type="submit">{% translate "Log out" %}</button></form></li>
+      <li><form method="post" action="{% url 'logout' %}">{% csrf_token %}
+        <button class="link" type="submit">{% translate "Log out" %}</button>
+      </form></li>
     </ul>
   </details>
 </header>
@@ -62,57 +64,73 @@ TEMPLATES = {
   <nav class="sidebar" aria-label="{% translate 'Main menu' %}">
     <ul>
       {% for size, label in nav %}
-      <li><a href="{% url 'hand-orders' %}?size={{ size }}"{% if size == current %} aria-current="page"{% endif %}>{{ label }}</a></li>
+      <li><a href="{% url 'hand-purchases' %}?size={{ size }}"
+             {% if size == current %} aria-current="page"{% endif %}>{{ label }}</a></li>
       {% endfor %}
       <li><a href="{% url 'page' 'help' %}">Help</a></li>
     </ul>
   </nav>
   <main id="main">
-    {% if messages %}<div class="messages" role="status">{% for m in messages %}<p class="msg {{ m.tags }}">{{ m }}</p>{% endfor %}</div>{% endif %}
+    {% if messages %}<div class="messages" role="status">
+      {% for m in messages %}<p class="msg {{ m.tags }}">{{ m }}</p>{% endfor %}
+    </div>{% endif %}
     {% block content %}{% endblock %}
   </main>
 </div>
 </body>
 </html>
 """,
-    "hand/order_list.html": """\
+    "hand/purchase_list.html": """\
 {% extends "hand/base.html" %}{% load i18n %}
 {% block content %}
 <div class="page-head"><h1>{{ title }}</h1></div>
 {% if page_obj %}
 <div class="table-wrap">
 <table class="list">
-  <thead><tr><th scope="col">Title</th><th scope="col">Status</th><th scope="col">Price</th><th scope="col">Created</th><th scope="col">Owner</th></tr></thead>
+  <thead><tr>
+    <th scope="col">Title</th><th scope="col">Status</th><th scope="col">Price</th>
+    <th scope="col">Created</th><th scope="col">Owner</th>
+  </tr></thead>
   <tbody>{% for o in page_obj %}
-    <tr><td data-label="Title"><a href="{% url 'hand-order' o.pk %}">{{ o.title|default:"—" }}</a></td><td data-label="Status">{{ o.get_status_display }}</td><td data-label="Price">{{ o.price|floatformat:"2g" }} {{ currency }}</td><td data-label="Created">{{ o.created|date:"SHORT_DATETIME_FORMAT" }}</td><td data-label="Owner">{{ o.user }}</td></tr>
+    <tr>
+      <td data-label="Title"><a href="{% url 'hand-purchase' o.pk %}">{{ o.title|default:"—" }}</a></td>
+      <td data-label="Status">{{ o.get_status_display }}</td>
+      <td data-label="Price">{{ o.price|floatformat:"2g" }} {{ currency }}</td>
+      <td data-label="Created">{{ o.created|date:"SHORT_DATETIME_FORMAT" }}</td>
+      <td data-label="Owner">{{ o.user }}</td>
+    </tr>
   {% endfor %}</tbody>
 </table>
 </div>
 {% if page_obj.has_other_pages %}
 <nav class="pager" aria-label="{% translate 'Pages' %}">
-  {% if page_obj.has_previous %}<a href="?size={{ size }}&amp;page={{ page_obj.previous_page_number }}">{% translate "Previous" %}</a>{% endif %}
+  {% if page_obj.has_previous %}
+    <a href="?size={{ size }}&amp;page={{ page_obj.previous_page_number }}">{% translate "Previous" %}</a>
+  {% endif %}
   <span>{% blocktranslate with number=page_obj.number total=page_obj.paginator.num_pages %}Page {{ number }} of {{ total }}{% endblocktranslate %}</span>
-  {% if page_obj.has_next %}<a href="?size={{ size }}&amp;page={{ page_obj.next_page_number }}">{% translate "Next" %}</a>{% endif %}
+  {% if page_obj.has_next %}
+    <a href="?size={{ size }}&amp;page={{ page_obj.next_page_number }}">{% translate "Next" %}</a>
+  {% endif %}
 </nav>
 {% endif %}
 {% else %}
-<p class="empty">No orders yet.</p>
+<p class="empty">No purchases yet.</p>
 {% endif %}
 {% endblock %}
-""",
-    "hand/order_detail.html": """\
+""",  # noqa: E501 - a template tag cannot wrap
+    "hand/purchase_detail.html": """\
 {% extends "hand/base.html" %}
 {% block content %}
-<div class="page-head"><h1>{{ order.title }}</h1></div>
+<div class="page-head"><h1>{{ purchase.title }}</h1></div>
 <section class="card">
-  <h2>Order</h2>
+  <h2>Purchase</h2>
   <dl class="fields">
-    <div><dt>Title</dt><dd>{{ order.title|default:"—" }}</dd></div>
-    <div><dt>Status</dt><dd>{{ order.get_status_display|default:"—" }}</dd></div>
-    <div><dt>Quantity</dt><dd>{{ order.qty|floatformat:"g" }}</dd></div>
-    <div><dt>Price</dt><dd>{{ order.price|floatformat:"2g" }} {{ currency }}</dd></div>
-    <div><dt>Created</dt><dd>{{ order.created|date:"SHORT_DATETIME_FORMAT" }}</dd></div>
-    <div><dt>Owner</dt><dd>{{ order.user }}</dd></div>
+    <div><dt>Title</dt><dd>{{ purchase.title|default:"—" }}</dd></div>
+    <div><dt>Status</dt><dd>{{ purchase.get_status_display|default:"—" }}</dd></div>
+    <div><dt>Quantity</dt><dd>{{ purchase.qty|floatformat:"g" }}</dd></div>
+    <div><dt>Price</dt><dd>{{ purchase.price|floatformat:"2g" }} {{ currency }}</dd></div>
+    <div><dt>Created</dt><dd>{{ purchase.created|date:"SHORT_DATETIME_FORMAT" }}</dd></div>
+    <div><dt>Owner</dt><dd>{{ purchase.user }}</dd></div>
   </dl>
 </section>
 {% endblock %}
@@ -132,34 +150,34 @@ def render(request, name, context):
     return HttpResponse(ENGINE.get_template(name).render(context, request))
 
 
-def order_model():
-    return apps.get_model("cabinet", "order")
+def purchase_model():
+    return apps.get_model("cabinet", "purchase")
 
 
 @login_required
-def order_list(request):
+def purchase_list(request):
     try:
         size = int(request.GET.get("size", 10))
     except ValueError:
         size = 10
     size = size if size in SIZES else 10
-    orders = order_model()._default_manager.filter(user=request.user).select_related("user")
-    page_obj = Paginator(orders, size).get_page(request.GET.get("page"))
-    return render(request, "hand/order_list.html", {
+    purchases = purchase_model()._default_manager.filter(user=request.user).select_related("user")
+    page_obj = Paginator(purchases, size).get_page(request.GET.get("page"))
+    return render(request, "hand/purchase_list.html", {
         "title": dict(NAV)[size], "page_obj": page_obj, "size": size, "currency": CURRENCY,
         "nav": NAV, "current": size,
     })
 
 
 @login_required
-def order_detail(request, pk):
-    order = get_object_or_404(order_model()._default_manager.select_related("user"), pk=pk, user=request.user)
-    return render(request, "hand/order_detail.html", {
-        "title": order.title, "order": order, "currency": CURRENCY, "nav": NAV, "current": None,
+def purchase_detail(request, pk):
+    purchase = get_object_or_404(purchase_model()._default_manager.select_related("user"), pk=pk, user=request.user)
+    return render(request, "hand/purchase_detail.html", {
+        "title": purchase.title, "purchase": purchase, "currency": CURRENCY, "nav": NAV, "current": None,
     })
 
 
 urlpatterns = [
-    path("hand/orders/", order_list, name="hand-orders"),
-    path("hand/order/<int:pk>/", order_detail, name="hand-order"),
+    path("hand/purchases/", purchase_list, name="hand-purchases"),
+    path("hand/purchase/<int:pk>/", purchase_detail, name="hand-purchase"),
 ]
