@@ -22,7 +22,13 @@ class PageSite:
         return self.pages.get(name)
 
     def allowed(self, access, page):
-        """Whether ``access``'s user may open ``page``."""
+        """Whether ``access``'s user may open ``page`` (decided once per request and page)."""
+        memo = access.__dict__.setdefault("_pages_allowed", {})
+        if page.name not in memo:
+            memo[page.name] = self._allowed(access, page)
+        return memo[page.name]
+
+    def _allowed(self, access, page):
         if page.public:
             return True
         if not access.user.is_authenticated:
