@@ -66,12 +66,13 @@ class WebhookDelivery(models.Model):
 
 
 class UserPreference(models.Model):
-    """A user's own settings: notification channels (and, later, more)."""
+    """A user's own settings and contact details beyond Django's user: phone, notification channels."""
 
     CHANNELS = [("email", "Email"), ("sms", "SMS"), ("messenger", "Messenger"), ("push", "Push")]
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cabinet_preference")
     channels = models.JSONField(default=list, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
 
     def __str__(self):
         return f"preferences of {self.user}"

@@ -29,24 +29,29 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 from django.views.decorators.cache import cache_control
 
 from .. import webhooks
 from ..access import access_for
 from ..display import display, row_title
-from ..fieldtypes import FieldType
+from ..fieldtypes import PHONE_RE, FieldType
 from ..workflow import allowed as transition_allowed
 from ..workflow import fire, transitions_of
 
 FILTERABLE = (FieldType.CHOICE, FieldType.BOOLEAN)
 
 
+def themed(built, name):
+    """``cabinet/<name>`` of the solution's theme, else of the default theme."""
+    return select_template([f"{built.spec.theme}/cabinet/{name}", f"default/cabinet/{name}"])
+
+
 def render(request, built, name, context, status=200):
-    """Render ``cabinet/<name>`` from the solution's theme, falling back to the default theme."""
-    theme = built.spec.theme
-    template = select_template([f"{theme}/cabinet/{name}", f"default/cabinet/{name}"])
-    return HttpResponse(template.render(context, request), status=status)
+    """Render a cabinet template; pages extend the theme's ``base.html`` (``base_template``)."""
+    context.setdefault("base_template", themed(built, "base.html"))
+    return HttpResponse(themed(built, name).render(context, request), status=status)
 
 
 def label(text_label, built):
@@ -385,9 +390,10 @@ class TransitionView(CabinetView):
 
 
 class ProfileForm(forms.Form):
-    first_name = forms.CharField(max_length=150, required=False)
-    last_name = forms.CharField(max_length=150, required=False)
-    email = forms.EmailField(required=False)
+    first_name = forms.CharField(label=_lazy("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_lazy("Last name"), max_length=150, required=False)
+    email = forms.EmailField(label=_lazy("Email"), required=False)
+    phone = forms.RegexField(label=_lazy("Phone"), regex=PHONE_RE, max_length=32, required=False)
 
 
 class ProfileView(CabinetView):
@@ -396,9 +402,15 @@ class ProfileView(CabinetView):
     def get(self, request):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        return self.show(ProfileForm(initial={"first_name": request.user.first_name,
-                                              "last_name": request.user.last_name, "email": request.user.email}),
-                         PasswordChangeForm(request.user))
+        return self.show(ProfileForm(initial=self.details_of(request.user)), PasswordChangeForm(request.user))
+
+    @staticmethod
+    def details_of(user):
+        from ..models import UserPreference
+
+        prefs = UserPreference.objects.filter(user=user).first()
+        return {"first_name": user.first_name, "last_name": user.last_name, "email": user.email,
+                "phone": prefs.phone if prefs else ""}
 
     def post(self, request):
         if not request.user.is_authenticated:
@@ -413,9 +425,11 @@ class ProfileView(CabinetView):
         if "save_details" in request.POST:
             details = ProfileForm(request.POST)
             if details.is_valid():
-                for key, value in details.cleaned_data.items():
+                data = dict(details.cleaned_data)
+                UserPreference.objects.update_or_create(user=user, defaults={"phone": data.pop("phone")})
+                for key, value in data.items():
                     setattr(user, key, value)
-                user.save(update_fields=list(details.cleaned_data))
+                user.save(update_fields=list(data))
                 messages.success(request, _("Saved."))
                 return redirect("profile")
             status = 400
@@ -442,8 +456,7 @@ class ProfileView(CabinetView):
             messages.success(request, _("Token revoked."))
             return redirect("profile")
         if status == 400 and not details.is_bound:
-            details = ProfileForm(initial={"first_name": user.first_name, "last_name": user.last_name,
-                                           "email": user.email})
+            details = ProfileForm(initial=self.details_of(user))
         return self.show(details, password, status)
 
     def show(self, details, password, status=200):

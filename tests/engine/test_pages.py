@@ -134,6 +134,7 @@ def test_dashboard_counters_and_calendar(resort, client):
     login(client, "anna")
     html = client.get("/p/home/").content.decode()
     assert "Open orders" in html and "Recent orders" in html and "Breakfast in bed" in html
+    assert re.search(r"Loyalty points</h2>\s*<p class=\"big\">120</p>", html)  # anna's own points
     calendar = client.get("/p/excursions/").content.decode()
     assert "Sunset boat trip" in calendar and "Next week" in calendar
 
@@ -167,9 +168,11 @@ def test_profile_details_password_notifications_and_tokens(resort, client):
     login(client, "anna")
     assert client.get("/accounts/profile/").status_code == 200
     client.post("/accounts/profile/", {"save_details": "1", "first_name": "Anya", "last_name": "P",
-                                       "email": "anya@example.com"})
+                                       "email": "anya@example.com", "phone": "+7 900 123-45-67"})
     anna = get_user_model().objects.get(username="anna")
     assert (anna.first_name, anna.email) == ("Anya", "anya@example.com")
+    assert UserPreference.objects.get(user=anna).phone == "+7 900 123-45-67"
+    assert client.post("/accounts/profile/", {"save_details": "1", "phone": "call me"}).status_code == 400
     bad = client.post("/accounts/profile/", {"save_details": "1", "email": "not-an-email"})
     assert bad.status_code == 400
     client.post("/accounts/profile/", {"save_notifications": "1", "channels": ["sms", "push", "fax"]})
