@@ -182,19 +182,40 @@ class PageView(CabinetView):
         detail = self.site.detail_page(access, entity.name) or page
         currency = self.built.spec.currency
         titles = [label(f.label, self.built) for f in columns]
-        rows = [{"obj": obj, "url": reverse("page-row", args=[detail.name, obj.pk]),
+        actions = self.row_actions(entity, detail, paged.object_list)
+        rows = [{"obj": obj, "url": reverse("page-row", args=[detail.name, obj.pk]), "actions": actions.get(obj.pk, []),
                  "cells": list(zip(titles, [display(obj, f, currency) for f in columns], strict=True))}
                 for obj in paged.object_list]
         form_page = self.site.form_page(access, entity.name)
         context = self.context(
             page, entity=entity, columns=[(f.name, label(f.label, self.built)) for f in columns], rows=rows,
             paged=paged, filters=filters, query=query, sort=sort, searchable=bool(page.search and searchable),
+            has_actions=any(row["actions"] for row in rows),
             create_url=reverse("page-new", args=[(form_page or page).name])
             if access.can(entity.name, "create") else None,
             empty=label(entity.plural, self.built),
         )
         name = "_list_results.html" if getattr(self.request, "htmx", False) else "list.html"
         return render(self.request, self.built, name, context)
+
+    def row_actions(self, entity, page, rows):
+        """Workflow buttons per row of a list page: one query per transition, whatever the rows."""
+        ids = [row.pk for row in rows]
+        found = {}
+        for name, (wf, t) in transitions_of(self.built.spec, entity.name).items():
+            if not ids or not transition_allowed(self.access, entity.name, name):
+                continue
+            allowed = set(self.access.queryset(entity.name, name).filter(pk__in=ids).values_list("pk", flat=True))
+            for row in rows:
+                if row.pk in allowed and getattr(row, wf.field) in t.sources:
+                    found.setdefault(row.pk, []).append(self.action_item(page, row, name, t))
+        return found
+
+    def action_item(self, page, obj, name, t):
+        question = label(t.confirm, self.built) if not isinstance(t.confirm, bool) else (
+            _("Are you sure?") if t.confirm else "")
+        return {"label": label(t.label, self.built), "question": question,
+                "url": reverse("page-transition", args=[page.name, obj.pk, name])}
 
     # --- detail ------------------------------------------------------------------------------
 
@@ -230,11 +251,7 @@ class PageView(CabinetView):
         for name, (wf, t) in transitions_of(self.built.spec, entity.name).items():
             if getattr(obj, wf.field) in t.sources and transition_allowed(access, entity.name, name) and \
                     access.queryset(entity.name, name).filter(pk=obj.pk).exists():
-                confirm = t.confirm if isinstance(t.confirm, bool) else None
-                question = label(t.confirm, self.built) if not isinstance(t.confirm, bool) else (
-                    _("Are you sure?") if confirm else "")
-                actions.append({"label": label(t.label, self.built), "question": question,
-                                "url": reverse("page-transition", args=[page.name, obj.pk, name])})
+                actions.append(self.action_item(page, obj, name, t))
         can_edit = access.queryset(entity.name, "update").filter(pk=obj.pk).exists() if access.can(
             entity.name, "update") else False
         title = row_title(obj, entity, visible, currency)
@@ -385,6 +402,11 @@ class TransitionView(CabinetView):
             raise Http404
         obj = self.access.get(spec.entity, pk, transition)
         fire(self.access, spec.entity, obj, transition)
+        if getattr(request, "htmx", False):
+            # An inline button: the list reloads its rows in place (it listens for 'cabinet-changed').
+            response = HttpResponse(status=204)
+            response["HX-Trigger"] = "cabinet-changed"
+            return response
         messages.success(request, _("Done."))
         return redirect("page-row", page, pk)
 

@@ -254,3 +254,16 @@ def test_detail_queries_do_not_grow_with_related_rows(resort, client):
             assert client.get(f"/p/stay_detail/{stay.pk}/").status_code == 200
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1]
+
+
+def test_inline_row_actions_with_htmx(resort, client):
+    login(client, "anna")
+    booking = resort.model("booking").objects.get(guest__user__username="anna")
+    html = client.get("/p/my_bookings/").content.decode()
+    url = f"/p/my_bookings/{booking.pk}/do/cancel/"
+    assert f'hx-post="{url}"' in html and 'hx-confirm="Cancel this booking?"' in html
+    response = client.post(url, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204 and response["HX-Trigger"] == "cabinet-changed"
+    booking.refresh_from_db()
+    assert booking.status == "cancelled"
+    assert f'hx-post="{url}"' not in client.get("/p/my_bookings/").content.decode()  # cancelled: no more button
