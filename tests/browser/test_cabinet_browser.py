@@ -92,9 +92,23 @@ def test_guest_on_a_phone(demo, live_server, browser):
     context.close()
 
 
-def test_offline_page_and_manifest_are_served(demo, live_server, browser):
-    page = browser.new_page()
+def test_installable_and_works_offline(demo, live_server, browser):
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    page = context.new_page()
     response = page.goto(f"{live_server.url}/manifest.webmanifest")
     assert response.ok and response.json()["display"] == "standalone"
-    page.goto(f"{live_server.url}/offline/")
-    assert "offline" in page.locator("main").inner_text().lower()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "anna")
+    page.fill("#id_password", "anna-demo")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/p/home/")
+    # the service worker installs, caches the app shell and takes control of the page
+    page.wait_for_function("navigator.serviceWorker.controller !== null || "
+                           "navigator.serviceWorker.ready.then(() => true)", timeout=15000)
+    page.reload()
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
+    context.set_offline(True)
+    page.goto(f"{live_server.url}/p/my_orders/")
+    assert "You are offline" in page.locator("main").inner_text()
+    shot(page, "7-offline")
+    context.close()
