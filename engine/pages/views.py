@@ -86,7 +86,10 @@ class CabinetView(View):
     def dispatch(self, request, *args, **kwargs):
         self.access = access_for(request, self.built)
         self.site = self.built.pages
-        return super().dispatch(request, *args, **kwargs)
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except LoginRequired:
+            return redirect_to_login(request.get_full_path())
 
     def page_or_404(self, name):
         page = self.site.page(name)
@@ -128,7 +131,7 @@ class LoginRequired(Exception):
 class HomeView(CabinetView):
     def get(self, request):
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            raise LoginRequired
         page = self.site.home(self.access)
         if page is None:
             return render(request, self.built, "empty.html", self.context(), status=200)
@@ -137,10 +140,7 @@ class HomeView(CabinetView):
 
 class PageView(CabinetView):
     def get(self, request, page, pk=None):
-        try:
-            spec = self.page_or_404(page)
-        except LoginRequired:
-            return redirect_to_login(request.get_full_path())
+        spec = self.page_or_404(page)
         if pk is not None:
             if not spec.entity:
                 raise Http404
@@ -342,8 +342,10 @@ class FormView(CabinetView):
             access.require(entity.name, "create")
         editable = access.editable_fields(entity.name, action)
         names = [n for n in (page.fields if page.kind == "form" and page.fields else editable) if n in editable]
-        model = self.built.model(entity.name)
-        form_class = forms.modelform_factory(model, fields=names, formfield_callback=html5_widget) if names else None
+        if not names:
+            raise Http404
+        form_class = forms.modelform_factory(self.built.model(entity.name), fields=names,
+                                             formfield_callback=html5_widget)
         return page, entity, obj, form_class, action
 
     def scoped(self, form):
@@ -355,21 +357,11 @@ class FormView(CabinetView):
         return form
 
     def get(self, request, page, pk=None):
-        try:
-            spec, entity, obj, form_class, action = self.setup_form(page, pk)
-        except LoginRequired:
-            return redirect_to_login(request.get_full_path())
-        if form_class is None:
-            raise Http404
+        spec, entity, obj, form_class, action = self.setup_form(page, pk)
         return self.show(spec, entity, obj, self.scoped(form_class(instance=obj)))
 
     def post(self, request, page, pk=None):
-        try:
-            spec, entity, obj, form_class, action = self.setup_form(page, pk)
-        except LoginRequired:
-            return redirect_to_login(request.get_full_path())
-        if form_class is None:
-            raise Http404
+        spec, entity, obj, form_class, action = self.setup_form(page, pk)
         form = self.scoped(form_class(request.POST, request.FILES, instance=obj))
         if not form.is_valid():
             return self.show(spec, entity, obj, form, status=400)
@@ -394,10 +386,7 @@ class FormView(CabinetView):
 
 class TransitionView(CabinetView):
     def post(self, request, page, pk, transition):
-        try:
-            spec = self.page_or_404(page)
-        except LoginRequired:
-            return redirect_to_login(request.get_full_path())
+        spec = self.page_or_404(page)
         if not spec.entity or transition not in transitions_of(self.built.spec, spec.entity):
             raise Http404
         obj = self.access.get(spec.entity, pk, transition)
@@ -423,7 +412,7 @@ class ProfileView(CabinetView):
 
     def get(self, request):
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            raise LoginRequired
         return self.show(ProfileForm(initial=self.details_of(request.user)), PasswordChangeForm(request.user))
 
     @staticmethod
@@ -436,7 +425,7 @@ class ProfileView(CabinetView):
 
     def post(self, request):
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            raise LoginRequired
         from knox.models import AuthToken
 
         from ..models import UserPreference
