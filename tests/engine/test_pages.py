@@ -267,3 +267,38 @@ def test_inline_row_actions_with_htmx(resort, client):
     booking.refresh_from_db()
     assert booking.status == "cancelled"
     assert f'hx-post="{url}"' not in client.get("/p/my_bookings/").content.decode()  # cancelled: no more button
+
+
+def test_access_matrix_through_the_pages(solution, client):
+    """For every role and every entity page: a row opens exactly when the policy and the page allow it."""
+    from tests import matrix
+
+    built = solution
+    owners = matrix.make_users(2)
+    matrix.make_rows(built, owners)
+    checked = 0
+    for role in built.spec.roles:
+        users = matrix.give_role(owners, role)
+        for user in users:
+            client.force_login(user)
+            access = built.policy.for_user(get_user_model().objects.get(pk=user.pk))
+            for page in built.spec.pages:
+                if not page.entity:
+                    continue
+                entity = built.spec.entity(page.entity)
+                rows = list(built.model(entity.name).objects.all())
+                page_open = built.pages.allowed(access, page)
+                visible = matrix.expected(built, role, entity, "view", user, rows)
+                updatable = matrix.expected(built, role, entity, "update", user, rows)
+                for row in rows:
+                    status = client.get(f"/p/{page.name}/{row.pk}/").status_code
+                    assert status == (200 if page_open and row.pk in visible else 404), (role.name, page.name, row.pk)
+                    edit = client.get(f"/p/{page.name}/{row.pk}/edit/").status_code
+                    want = (200 if row.pk in updatable else 403 if row.pk in visible else 404) if page_open else 404
+                    assert edit == want, (role.name, page.name, row.pk, "edit")
+                    checked += 2
+                grant = role.grant(entity.name)
+                creates = grant is not None and ("all" in grant.actions or "create" in grant.actions)
+                new = client.get(f"/p/{page.name}/new/").status_code
+                assert new == ((200 if creates else 403) if page_open else 404), (role.name, page.name, "new")
+    assert checked > 300
