@@ -90,7 +90,6 @@ class Policy:
                     edit=None if grant.edit_fields is None else frozenset(grant.edit_fields),
                     forced=grant.forced,
                 )
-        self.staff_roles = {r.name for r in spec.roles if r.staff}
         self._permissions = {}
 
     def permission_id(self, model, action):

@@ -105,24 +105,12 @@ class Problem:
         text = f"{self.loc}: {self.id} {self.message}"
         return f"{text} (hint: {self.hint})" if self.hint else text
 
-    def as_dict(self):
-        return {
-            "id": self.id,
-            "level": self.level,
-            "message": self.message,
-            "hint": self.hint,
-            "file": self.loc.file,
-            "line": self.loc.line,
-            "column": self.loc.column,
-            "path": self.loc.path,
-        }
-
 
 class SolutionError(Exception):
     """The solution has errors; ``problems`` lists all of them, sorted by place."""
 
     def __init__(self, problems):
-        self.problems = sorted(problems, key=lambda p: (p.loc.file, p.loc.line, p.loc.column, p.code))
+        self.problems = sort_problems(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from functools import cached_property
 
 from django.apps import apps as django_apps
@@ -117,7 +116,6 @@ class Registry:
     def __init__(self):
         self._active: BuiltSolution | None = None
         self._lock = threading.Lock()
-        self._checked_at = 0.0
 
     @property
     def ready(self):
@@ -210,13 +208,3 @@ def _ttl():
 
 registry = Registry()
 
-
-def wait_for_version(number, timeout=5.0):
-    """Block until this process serves ``number`` (used by tools and tests)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        built = registry.ensure_current()
-        if built is not None and built.number >= number:
-            return built
-        time.sleep(0.01)
-    raise RegistryNotReady(f"version {number} was not served within {timeout} s")

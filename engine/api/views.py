@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from knox.models import AuthToken
 from rest_framework import filters, permissions, serializers, status, viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.throttling import ScopedRateThrottle
@@ -209,8 +209,6 @@ class TokenDetail(APIView):
     def delete(self, request, token_key):
         deleted, _ = AuthToken.objects.filter(user=request.user, token_key=token_key).delete()
         if not deleted:
-            from rest_framework.exceptions import NotFound
-
             raise NotFound()
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -13,7 +13,6 @@ from django.contrib.contenttypes.models import ContentType
 
 from ..build.models import APP_LABEL
 from ..errors import Problem
-from ..fieldtypes import FieldType
 
 
 @dataclass
@@ -218,6 +217,3 @@ class AlterField(Operation):
         new_field = after[self.entity]._meta.get_field(self.new.name)
         editor.alter_field(before[self.entity], old_field, new_field)
 
-
-def is_many(f):
-    return f.type is FieldType.REFS
