@@ -32,9 +32,10 @@ import sys
 import time
 from pathlib import Path
 
+from common import PG_ADMIN_URL, drop_database, recreate_database, summary
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB = "bench_access"
 PG_URL = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
 TARGET_RATIO = 1.2  # policy (roles resolved) median / hand-written median
@@ -119,20 +120,8 @@ def database_exists():
         return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DB,)).fetchone() is not None
 
 
-def recreate_database():
-    with admin_connect() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_DB}")
 
 
-def drop_database():
-    import psycopg
-
-    try:
-        with admin_connect() as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-    except psycopg.Error as exc:
-        print(f"(could not drop {PG_DB}: {str(exc).strip()})")
 
 
 def setup_django():
@@ -242,17 +231,8 @@ def database_facts():
 # --- measurement -----------------------------------------------------------------------------
 
 
-def percentile(values, pct):
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * pct / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def summary(values_ms):
-    return {"n": len(values_ms), "median_ms": statistics.median(values_ms), "p95_ms": percentile(values_ms, 95),
-            "mean_ms": statistics.fmean(values_ms), "min_ms": min(values_ms), "max_ms": max(values_ms)}
 
 
 def make_variants(policy, entity, hand):
@@ -353,7 +333,7 @@ def prepare(args, wanted_sources):
         return registry.populate(), {}
 
     print(f"creating database {PG_DB} and loading it:")
-    recreate_database()
+    recreate_database(PG_DB)
     setup_django()
     from django.core.management import call_command
 
@@ -470,7 +450,7 @@ def main():
             from django.db import connections
 
             connections.close_all()
-            drop_database()
+            drop_database(PG_DB)
             print(f"\ndropped database {PG_DB} (--keep to keep it)")
 
     total_s = time.perf_counter() - started

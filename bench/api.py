@@ -48,10 +48,11 @@ from decimal import Decimal
 from importlib.util import find_spec
 from pathlib import Path
 
+from common import PG_ADMIN_URL, drop_database, recreate_database, summary
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 HOST = "127.0.0.1"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB = "bench_api"
 PG_URL = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -153,22 +154,8 @@ def flush_redis():
         print(f"(could not flush {REDIS_URL}: {exc})")
 
 
-def recreate_database():
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_DB}")
 
 
-def drop_database():
-    import psycopg
-
-    try:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-    except psycopg.Error as exc:
-        print(f"(could not drop {PG_DB}: {str(exc).strip()})")
 
 
 def environment(database_url, redis_url, conn_max_age):
@@ -382,17 +369,8 @@ def same_answer(endpoint, generated, hand):
 # --- measurement -----------------------------------------------------------------------------
 
 
-def percentile(values, pct):
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * pct / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def summary(values_ms):
-    return {"n": len(values_ms), "median_ms": statistics.median(values_ms), "p95_ms": percentile(values_ms, 95),
-            "mean_ms": statistics.fmean(values_ms), "min_ms": min(values_ms), "max_ms": max(values_ms)}
 
 
 def sequential(port, token, ids, n, check=True):
@@ -757,7 +735,7 @@ def main():
           f"{args.mine:,} items of the member, {args.others:,} of {args.other_users} other users", flush=True)
 
     if use_pg:
-        recreate_database()
+        recreate_database(PG_DB)
     if use_redis:
         flush_redis()
     server = None
@@ -817,7 +795,7 @@ def main():
                 from django.db import connections as conns
 
                 conns.close_all()
-                drop_database()
+                drop_database(PG_DB)
             if use_redis:
                 flush_redis()
         workdir.cleanup()

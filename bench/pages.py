@@ -48,9 +48,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from common import PG_ADMIN_URL, drop_database, recreate_database, summary
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB = "bench_pages"
 PG_URL = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
 TARGET_RATIO = 1.3  # generated median / hand-written median, per page
@@ -152,22 +153,8 @@ def postgres_problem():
         return f"PostgreSQL at 127.0.0.1:5432 not usable: {str(exc).strip()}"
 
 
-def recreate_database():
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_DB}")
 
 
-def drop_database():
-    import psycopg
-
-    try:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-    except psycopg.Error as exc:
-        print(f"(could not drop {PG_DB}: {str(exc).strip()})")
 
 
 def environment(database_url):
@@ -392,17 +379,8 @@ def query_counts(server, plan):
     return found
 
 
-def percentile(values, pct):
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * pct / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def summary(values_ms):
-    return {"n": len(values_ms), "median_ms": statistics.median(values_ms), "p95_ms": percentile(values_ms, 95),
-            "mean_ms": statistics.fmean(values_ms), "min_ms": min(values_ms), "max_ms": max(values_ms)}
 
 
 # --- profile ---------------------------------------------------------------------------------
@@ -731,12 +709,12 @@ def main():
         for db in databases:
             out = Path(workdir) / f"{db}.json"
             if db == "postgres":
-                recreate_database()
+                recreate_database(PG_DB)
                 try:
                     results[db] = run_child(args, PG_URL, out)
                 finally:
                     if not args.keep:
-                        drop_database()
+                        drop_database(PG_DB)
             else:
                 results[db] = run_child(args, f"sqlite:///{Path(workdir) / 'pages.sqlite3'}", out)
     total_s = time.perf_counter() - started
