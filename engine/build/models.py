@@ -10,6 +10,7 @@ import copy
 import datetime as dt
 import hashlib
 
+from django.apps import AppConfig
 from django.apps.registry import Apps
 from django.contrib.auth import get_user_model
 from django.core import validators
@@ -217,9 +218,30 @@ def make_meta(entity, apps, lang):
     return type("Meta", (), attrs)
 
 
+class _LabelConfig(AppConfig):
+    """The ``cabinet`` app of one build's own registry: only a label and the models built into it."""
+
+    def __init__(self, label):  # no module to import: the models are made by ``build_models``
+        self.apps = None
+        self.models = {}
+        self.label = self.name = label
+        self.path = ""
+
+    def import_models(self):
+        self.models = self.apps.all_models[self.label]
+
+
 def new_apps():
-    """Return an empty model registry that knows the user model, for one build."""
-    apps = Apps(installed_apps=())
+    """Return an empty model registry that knows the user model, for one build.
+
+    The registry has an app config for the ``cabinet`` label, so ``get_models()`` lists the built
+    models and each model finds its reverse relations (``<entity>_by_<field>``) in its own build.
+    Without it a model's reverse relations were found only when Django's global registry happened
+    to compute them after a swap: a rebuilt version lost them and prefetching ``refs`` failed. The
+    user model is registered but has no app config here, so this build never overwrites the user
+    model's reverse relations, which belong to the global registry.
+    """
+    apps = Apps(installed_apps=[_LabelConfig(APP_LABEL)])
     user = get_user_model()
     apps.register_model(user._meta.app_label, user)
     return apps
