@@ -56,6 +56,9 @@ CATALOG: dict[str, tuple[str, str]] = {
     "M004": (ERROR, "new required field needs a default"),
     "M005": (ERROR, "change not supported in place"),
     "M006": (ERROR, "migration failed and was rolled back"),
+    "M007": (ERROR, "the plan changed since it was shown"),
+    "M008": (ERROR, "a default does not fit its column"),
+    "M009": (ERROR, "a type change alters stored values"),
 }
 
 

@@ -27,6 +27,8 @@ class SolutionVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
+    engine_version = models.CharField(max_length=40, blank=True, default="",
+                                      help_text="Version of the engine (and its DSL) that published this version.")
 
     class Meta:
         ordering = ["-number"]

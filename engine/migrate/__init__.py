@@ -1,12 +1,12 @@
 """Safe schema evolution: plan the change from the applied version, then apply it atomically."""
 from __future__ import annotations
 
-from django.db import connection
+from django.db import connection, transaction
 
 from ..compiler import compile_sources
 from ..models import SolutionVersion
 from ..registry import build_solution, registry
-from .apply import MigrationError, apply_plan
+from .apply import MigrationError, apply_locked
 from .plan import Plan, make_plan
 
 __all__ = ["MigrationError", "Plan", "applied", "make_plan", "plan_for", "publish"]
@@ -26,16 +26,18 @@ def plan_for(spec):
     return make_plan(old, spec, connection), version
 
 
-def publish(spec, sources, allow_data_loss=False, note="", origin="", user=None):
-    """Migrate the database to ``spec`` and publish it as the next version; return the built version.
+def publish(spec, sources, allow_data_loss=False, note="", origin="", user=None, expected_plan=None):
+    """Migrate the database to ``spec`` and publish it as the next version; return (built, plan).
 
-    The schema change and the version row are one transaction. The new version is then built,
-    activated in this process and announced to the others.
+    Planning (with its look at the data), the schema change and the version row are one transaction
+    under the publish lock; ``expected_plan`` is the hash of the plan the user confirmed, and any
+    other plan is refused. The new version is announced once committed, then built and activated here.
     """
-    plan, current = plan_for(spec)
-    number = (current.number if current else 0) + 1
-    apply_plan(plan, number, sources, allow_data_loss, note, origin, user)
-    registry.announce(number)  # first, so other processes start converging while this one builds
+    version, plan = apply_locked(spec, sources, allow_data_loss, expected_plan, note, origin, user)
+    number = version.number
+    # Announced once committed (at once outside an outer transaction), so other processes start
+    # converging while this one builds, and never on a version that was rolled back.
+    transaction.on_commit(lambda: registry.announce(number))
     built = registry.activate(build_solution(spec, number, sources))
     from ..permissions import sync_permissions, sync_role_groups
 

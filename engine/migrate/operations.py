@@ -32,6 +32,18 @@ class Operation:
     def run(self, editor, before, after):
         raise NotImplementedError
 
+    def where(self, plan):
+        """The YAML place this step came from: its field, index or entity in the new (or old) spec."""
+        for name in ("new", "field", "index", "spec"):
+            loc = getattr(getattr(self, name, None), "loc", None)
+            if loc and loc.file:
+                return loc
+        for spec in (plan.new, plan.old):
+            entity = spec.entity(self.entity) if spec else None
+            if entity is not None:
+                return entity.loc
+        return None
+
     def line(self):
         mark = "!" if self.loss or self.refusal else self.symbol
         text = f"  {mark} {self.text}"

@@ -6,6 +6,7 @@ new required field has rows to fill, whether a unique constraint has duplicates 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 
 from ..build.models import nullable
@@ -42,6 +43,11 @@ class Plan:
     @property
     def loses_data(self):
         return any(op.loss for op in self.operations)
+
+    def digest(self, old_number=0, new_number=1):
+        """A short hash of the plan as shown: the confirmation ``cabinet migrate --plan`` checks."""
+        text = self.describe(old_number, new_number)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def describe(self, old_number=0, new_number=1):
         head = f"Plan for solution '{self.new.name}': version {old_number or 'none'} -> {new_number}"

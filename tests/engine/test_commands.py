@@ -79,10 +79,13 @@ def test_check_never_shows_a_traceback(tmp_path, content):
 def test_plan_migrate_versions_export_rollback(tmp_path, schema):
     v1 = write(tmp_path / "v1", {"s.yaml": GOOD})
     code, out, _ = run("plan", str(v1))
+    digest = out.splitlines()[-1].split()[2]
+    assert len(digest) == 12
     assert out.splitlines() == ["Plan for solution 'shop': version none -> 1, 1 operation(s)",
-                                "  + create table cabinet_item (entity 'item', 2 columns)"]
-    code, out, _ = run("migrate", str(v1), "--note", "first")
-    assert code == 0 and out.splitlines()[-1] == "Published 'shop' version 1."
+                                "  + create table cabinet_item (entity 'item', 2 columns)",
+                                f"Plan hash: {digest} (apply exactly this plan with 'cabinet migrate --plan {digest}')"]
+    code, out, _ = run("migrate", str(v1), "--note", "first", "--plan", digest)
+    assert code == 0 and out.splitlines()[-2:] == [f"Plan hash: {digest}", "Published 'shop' version 1."]
     code, out, _ = run("migrate", str(v1))
     assert out.strip() == "Version 1 already holds these definitions; nothing to do."
     registry.active.model("item").objects.create(name="kept")
@@ -125,3 +128,44 @@ def test_demo_seed_only_creates_logins_and_owned_rows(schema):
     assert built.model("booking").objects.filter(guest__user__username="boris").count() == 1
     call_command("demo", seed_only=True, stdout=io.StringIO())  # again: nothing duplicated
     assert built.model("stay").objects.count() == 3 and SolutionVersion.objects.count() == 1
+
+
+def test_migrate_applies_only_the_plan_it_was_shown(tmp_path, schema):
+    """Rows written after 'cabinet plan' change the plan: '--plan HASH' refuses it and changes nothing."""
+    v1 = write(tmp_path / "v1", {"s.yaml": GOOD + "      size: integer\n"})
+    assert run("migrate", str(v1))[0] == 0
+    v2 = write(tmp_path / "v2", {"s.yaml": GOOD})
+    code, out, _ = run("plan", str(v2))
+    shown = out.splitlines()[-1].split()[2]
+    assert "  ~ drop column cabinet_item.size (0 rows hold a value)" in out
+    registry.active.model("item").objects.create(name="late", size=7)  # written between plan and migrate
+    code, out, err = run("migrate", str(v2), "--plan", shown, "--allow-data-loss")
+    assert code == 1
+    assert err.splitlines()[0].startswith(f"<solution>: cabinet.M007 the plan changed since it was shown (shown {shown}, now ")
+    assert SolutionVersion.objects.count() == 1
+    assert list(registry.active.model("item").objects.values_list("size", flat=True)) == [7]
+
+
+def test_commands_on_a_truly_fresh_database(tmp_path):
+    """A new SQLite file, nothing migrated: plan and versions say so, migrate creates everything."""
+    folder = write(tmp_path / "s", {"s.yaml": GOOD})
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}", "REDIS_URL": ""}
+
+    def cabinet(*args):
+        return subprocess.run([sys.executable, "manage.py", "cabinet", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    result = cabinet("versions")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == ["No version applied yet (the database has no engine tables: run "
+                                          "'python manage.py cabinet migrate', which creates them)."]
+    result = cabinet("plan", str(folder))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[1:3] == ["Plan for solution 'shop': version none -> 1, 1 operation(s)",
+                                               "  + create table cabinet_item (entity 'item', 2 columns)"]
+    result = cabinet("migrate", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "Applying Django's own migrations first (manage.py migrate)."
+    assert result.stdout.splitlines()[-1] == "Published 'shop' version 1."
+    result = cabinet("versions")
+    assert result.returncode == 0 and result.stdout.split()[0] == "v1"

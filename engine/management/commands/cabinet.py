@@ -28,6 +28,8 @@ class Command(BaseCommand):
         migrate.add_argument("--allow-data-loss", action="store_true",
                              help="allow drops and narrowing changes that lose data")
         migrate.add_argument("--note", default="", help="a note stored with the version")
+        migrate.add_argument("--plan", dest="expected_plan", metavar="HASH",
+                             help="apply only the plan with this hash (as 'cabinet plan' printed it)")
         sub.add_parser("versions", help="List the applied versions.", called_from_command_line=True)
         export = sub.add_parser("export", help="Write a version's YAML files to a folder.",
                                 called_from_command_line=True)
@@ -37,6 +39,7 @@ class Command(BaseCommand):
                                   called_from_command_line=True)
         rollback.add_argument("version", type=int)
         rollback.add_argument("--allow-data-loss", action="store_true")
+        rollback.add_argument("--plan", dest="expected_plan", metavar="HASH")
 
     def handle(self, *args, action, **options):
         return getattr(self, f"do_{action}")(**options) or None
@@ -56,6 +59,28 @@ class Command(BaseCommand):
             raise CommandError(f"{len(result.errors)} error(s) in {folder}", returncode=1)
         return folder, result
 
+    def engine_tables(self, create):
+        """Make sure Django's own tables (the engine's version table among them) exist and are current.
+
+        ``migrate`` and ``rollback`` run Django's ``migrate`` first when anything is unapplied; read-only
+        actions say what to run instead of failing on a missing table. Return whether the tables exist.
+        """
+        from django.db import connection
+        from django.db.migrations.executor import MigrationExecutor
+
+        from engine.models import SolutionVersion
+
+        if create:
+            executor = MigrationExecutor(connection)
+            if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+                from django.core.management import call_command
+
+                self.stdout.write("Applying Django's own migrations first (manage.py migrate).")
+                call_command("migrate", interactive=False, verbosity=0)
+            return True
+        with connection.cursor() as cursor:
+            return SolutionVersion._meta.db_table in connection.introspection.table_names(cursor)
+
     def fail(self, problems):
         self.report(problems)
         raise CommandError(f"{len(problems)} problem(s); nothing was changed", returncode=1)
@@ -73,20 +98,29 @@ class Command(BaseCommand):
         from engine.migrate import plan_for
 
         _, result = self.compiled(path)
-        plan, current = plan_for(result.spec)
-        number = current.number if current else 0
+        if not self.engine_tables(create=False):
+            self.stdout.write("The database has no engine tables yet (a fresh database): 'cabinet migrate' "
+                              "creates them; the plan below starts from an empty database.")
+            plan, number = make_plan_from_empty(result.spec), 0
+        else:
+            plan, current = plan_for(result.spec)
+            number = current.number if current else 0
         self.stdout.write(plan.describe(number, number + 1))
+        self.stdout.write(f"Plan hash: {plan.digest(number, number + 1)} (apply exactly this plan with "
+                          f"'cabinet migrate --plan {plan.digest(number, number + 1)}')")
         if plan.refusals:
             self.stdout.write(self.style.WARNING(
                 f"{len(plan.refusals)} operation(s) refused: migrate stops unless the issues are fixed"
                 + (" or --allow-data-loss is given" if any(op.overridable for op in plan.operations if op.refusal)
                    else "")))
 
-    def do_migrate(self, path=None, allow_data_loss=False, note="", **options):
+    def do_migrate(self, path=None, allow_data_loss=False, note="", expected_plan=None, **options):
         folder, result = self.compiled(path)
-        self.publish(result.spec, result.sources, allow_data_loss, note, str(folder))
+        self.engine_tables(create=True)
+        self.publish(result.spec, result.sources, allow_data_loss, note, str(folder), expected_plan)
 
-    def publish(self, spec, sources, allow_data_loss, note, origin):
+    def publish(self, spec, sources, allow_data_loss, note, origin, expected_plan=None):
+        """Print the plan and its hash, then apply exactly that plan (or the one ``--plan`` names)."""
         from engine.migrate import MigrationError, applied, plan_for, publish
 
         current, _ = applied()
@@ -95,9 +129,12 @@ class Command(BaseCommand):
             return
         plan, current = plan_for(spec)
         number = current.number if current else 0
+        digest = plan.digest(number, number + 1)
         self.stdout.write(plan.describe(number, number + 1))
+        self.stdout.write(f"Plan hash: {digest}")
         try:
-            built, _ = publish(spec, sources, allow_data_loss=allow_data_loss, note=note, origin=origin)
+            built, _ = publish(spec, sources, allow_data_loss=allow_data_loss, note=note, origin=origin,
+                               expected_plan=expected_plan or digest)
         except MigrationError as exc:
             self.fail(exc.problems)
         self.stdout.write(self.style.SUCCESS(f"Published '{spec.name}' version {built.number}."))
@@ -105,6 +142,10 @@ class Command(BaseCommand):
     def do_versions(self, **options):
         from engine.models import SolutionVersion
 
+        if not self.engine_tables(create=False):
+            self.stdout.write("No version applied yet (the database has no engine tables: run "
+                              "'python manage.py cabinet migrate', which creates them).")
+            return
         versions = SolutionVersion.objects.order_by("-number")
         if not versions:
             self.stdout.write("No version applied yet.")
@@ -115,6 +156,9 @@ class Command(BaseCommand):
     def version(self, number):
         from engine.models import SolutionVersion
 
+        if not self.engine_tables(create=False):
+            raise CommandError("no version applied yet (the database has no engine tables: run "
+                               "'python manage.py cabinet migrate')", returncode=1)
         qs = SolutionVersion.objects.order_by("-number")
         version = qs.filter(number=number).first() if number else qs.first()
         if version is None:
@@ -132,12 +176,23 @@ class Command(BaseCommand):
             target.write_text(text, encoding="utf-8")
         self.stdout.write(f"Wrote {len(v.sources)} file(s) of version {v.number} to {root}.")
 
-    def do_rollback(self, version, allow_data_loss=False, **options):
+    def do_rollback(self, version, allow_data_loss=False, expected_plan=None, **options):
+        self.engine_tables(create=True)
         v = self.version(version)
         result = compile_sources(v.sources)
         if result.errors:
             self.fail(result.errors)
-        self.publish(result.spec, v.sources, allow_data_loss, f"rollback to v{v.number}", f"v{v.number}")
+        self.publish(result.spec, v.sources, allow_data_loss, f"rollback to v{v.number}", f"v{v.number}",
+                     expected_plan)
+
+
+def make_plan_from_empty(spec):
+    """The plan of a first publish, without reading the (missing) engine tables."""
+    from django.db import connection
+
+    from engine.migrate import make_plan
+
+    return make_plan(None, spec, connection)
 
 
 __all__ = ["Command", "Problem"]
