@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core import validators
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import get_language
@@ -104,6 +105,32 @@ def default_of(f):
     return value
 
 
+def db_default_of(f):
+    """The database default of ``f``'s column (Django's ``db_default``), or NOT_PROVIDED.
+
+    Columns carry their defaults in the database so that a process still serving the previous
+    version, whose models do not know a new column, can insert while a publish lands: a new boolean,
+    a required field with a default and an optional text (stored NOT NULL as '') all get one. A
+    required field without a default has none: no value would be right.
+    """
+    if f.type in (FieldType.REF, FieldType.REFS):
+        return models.NOT_PROVIDED
+    if f.has_default and f.default is not None:
+        if f.type is FieldType.JSON:
+            return Constant(f.default)()  # Django renders it as the JSON literal of the column
+        value = parse_value(f.type, f.default, f.choice_values)
+        if value == "now":
+            return Now()
+        if value == "today":
+            return models.NOT_PROVIDED  # no portable constant; the Python default fills it
+        return value
+    if f.type is FieldType.BOOLEAN:
+        return False
+    if f.type.is_textual and not nullable(f) and not f.unique:
+        return ""
+    return models.NOT_PROVIDED
+
+
 def index_name(entity_name, fields, unique):
     """A stable index name under 30 characters, unique per entity and field list."""
     digest = hashlib.sha1(f"{entity_name}:{','.join(fields)}:{unique}".encode()).hexdigest()[:8]  # noqa: S324
@@ -124,6 +151,9 @@ def _common(f, lang):
     default = default_of(f)
     if default is not models.NOT_PROVIDED:
         kwargs["default"] = default
+    db_default = db_default_of(f)
+    if db_default is not models.NOT_PROVIDED:
+        kwargs["db_default"] = db_default
     return kwargs
 
 

@@ -191,8 +191,10 @@ class AddField(Operation):
         return _replace_entity(state, self.entity, _with_fields(entity, [*entity.fields, self.field]))
 
     def run(self, editor, before, after):
-        model = after[self.entity]
-        editor.add_field(model, model._meta.get_field(self.field.name))
+        # As Django's AddField: the model before the change, the field after it. Given the model after
+        # it, SQLite's table copy selects the new column from the old table, where a double-quoted
+        # name that does not exist reads as a string literal: rows got the column's name as value.
+        editor.add_field(before[self.entity], after[self.entity]._meta.get_field(self.field.name))
 
 
 @dataclass

@@ -9,7 +9,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 
-from ..build.models import nullable
+from ..build.models import db_default_of, nullable
 from ..errors import Loc, Problem
 from ..fieldtypes import FieldType
 from . import operations as ops
@@ -108,7 +108,7 @@ def db_signature(f):
     decimal = f.type.info.storage == "decimal"
     return (f.type.info.storage, f.column, f.storage_length, f.max_digits if decimal else None,
             f.decimal_places if decimal else None, nullable(f), f.unique, f.indexed, f.to,
-            f.on_delete if f.type is FieldType.REF else None)
+            f.on_delete if f.type is FieldType.REF else None, repr(db_default_of(f)))
 
 
 def narrowing(old, new):
@@ -280,6 +280,8 @@ class Planner:
             changes.append("unique" if new.unique else "not unique")
         if old.indexed != new.indexed:
             changes.append("indexed" if new.indexed else "index dropped")
+        if repr(db_default_of(old)) != repr(db_default_of(new)):
+            changes.append("database default")
         if old.on_delete != new.on_delete:
             changes.append(f"on delete {old.on_delete} -> {new.on_delete}")
         return ", ".join(changes) or "constraints"
