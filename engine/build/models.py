@@ -219,10 +219,12 @@ def make_field(entity, f, targets, lang):
     return models.ManyToManyField(target, related_name=related, db_table=f"{entity.table}_{f.name}", **kw)
 
 
-def _str_method(title):
-    def __str__(self):
+def _str_method(entity):
+    title = entity.field(entity.title) if entity.title else None
+
+    def __str__(self):  # the spec comes from the closure: a field may be named like any model attribute
         if title:
-            text = display(self, self.spec.field(title))  # localized: dates and numbers as the reader writes them
+            text = display(self, title)  # localized: dates and numbers as the reader writes them
             if text:
                 return text
         return f"{self._meta.verbose_name} #{self.pk}"
@@ -290,7 +292,7 @@ def build_models(entities, lang="en", apps=None):
         attrs = {
             "__module__": f"engine.build.{APP_LABEL}",
             "Meta": make_meta(entity, apps, lang),
-            "__str__": _str_method(entity.title),
+            "__str__": _str_method(entity),
             "spec": entity,
         }
         for f in entity.fields:

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
+from django.db import models
 
 from ..build.models import APP_LABEL
 from ..errors import Problem
@@ -121,6 +122,22 @@ class RenameEntity(Operation):
         ContentType.objects.clear_cache()
 
 
+def _boolean_to_integer(editor, model, old_field, new_field):
+    """Turn a boolean column into an integer one on PostgreSQL (1/0), which has no boolean-to-bigint cast;
+    return a field standing for the column as it is now, for Django to make the remaining changes."""
+    table, column = editor.quote_name(model._meta.db_table), editor.quote_name(old_field.column)
+    editor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT")
+    editor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE bigint "
+                   f"USING CASE WHEN {column} THEN 1 WHEN NOT {column} THEN 0 END")
+    _, _, args, kwargs = new_field.deconstruct()
+    kwargs.update(null=old_field.null, unique=old_field.unique, db_index=old_field.db_index)
+    kwargs.pop("db_default", None)
+    interim = type(new_field)(*args, **kwargs)
+    interim.set_attributes_from_name(old_field.name)
+    interim.model = model
+    return interim
+
+
 def _sync_through(editor, old_through, new_through):
     """Rename a many-ref table and its columns when the names they derive from changed."""
     old_table, new_table = old_through._meta.db_table, new_through._meta.db_table
@@ -152,7 +169,7 @@ class AddIndex(Operation):
                     editor.add_constraint(model, item)
 
     def index_name(self, model):
-        return _find_name(model, self.index)
+        return _find_name(self.entity, self.index)
 
 
 @dataclass
@@ -166,7 +183,7 @@ class DropIndex(Operation):
 
     def run(self, editor, before, after):
         model = before[self.entity]
-        name = _find_name(model, self.index)
+        name = _find_name(self.entity, self.index)
         for index in model._meta.indexes:
             if index.name == name:
                 editor.remove_index(model, index)
@@ -175,10 +192,11 @@ class DropIndex(Operation):
                 editor.remove_constraint(model, constraint)
 
 
-def _find_name(model, index):
+def _find_name(entity_name, index):
+    """The database name of ``index`` (the entity's name, not a model attribute a field could shadow)."""
     from ..build.models import index_name
 
-    return index.name or index_name(model.spec.name, index.fields, index.unique)
+    return index.name or index_name(entity_name, index.fields, index.unique)
 
 
 @dataclass
@@ -229,5 +247,8 @@ class AlterField(Operation):
             return
         old_field = before[self.entity]._meta.get_field(self.old.name)
         new_field = after[self.entity]._meta.get_field(self.new.name)
+        if editor.connection.vendor == "postgresql" and isinstance(old_field, models.BooleanField) \
+                and isinstance(new_field, models.IntegerField):
+            old_field = _boolean_to_integer(editor, before[self.entity], old_field, new_field)
         editor.alter_field(before[self.entity], old_field, new_field)
 

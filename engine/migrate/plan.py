@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from decimal import Decimal
 from dataclasses import dataclass, field
 
 from ..build.models import db_default_of, nullable
@@ -62,6 +63,7 @@ class Probe:
     def __init__(self, connection):
         self.connection = connection
         self.q = connection.ops.quote_name
+        self.sqlite = connection.vendor == "sqlite"
 
     def scalar(self, sql, params=()):
         with self.connection.cursor() as cursor:
@@ -78,6 +80,18 @@ class Probe:
         col = self.q(f.column)
         blank = f" AND {col} <> ''" if f.type.is_textual or f.type.info.storage == "file" else ""
         return self.scalar(f"SELECT COUNT(*) FROM {self.q(entity.table)} WHERE {col} IS NOT NULL{blank}")  # noqa: S608
+
+    def longer_than(self, entity, f, length):
+        """Rows whose text in ``f`` is longer than ``length`` characters."""
+        col = self.q(f.column)
+        return self.scalar(f"SELECT COUNT(*) FROM {self.q(entity.table)} WHERE LENGTH({col}) > %s",  # noqa: S608
+                           [length])
+
+    def beyond(self, entity, f, bound):
+        """Rows whose number in ``f`` is larger in magnitude than ``bound``."""
+        col = self.q(f.column)
+        return self.scalar(f"SELECT COUNT(*) FROM {self.q(entity.table)} WHERE {col} > %s OR {col} < %s",  # noqa: S608
+                           [bound, -bound])
 
     def nulls(self, entity, f):
         return self.scalar(f"SELECT COUNT(*) FROM {self.q(entity.table)} WHERE {self.q(f.column)} IS NULL")  # noqa: S608
@@ -111,12 +125,35 @@ def db_signature(f):
             f.on_delete if f.type is FieldType.REF else None, repr(db_default_of(f)))
 
 
+def shorter(old, new):
+    """Whether ``new`` stores texts of ``old`` in fewer characters."""
+    so, sn = old.type.info.storage, new.type.info.storage
+    return sn == "varchar" and so in ("varchar", "file") and (new.storage_length or 0) < (old.storage_length or 0)
+
+
+SQLITE_EXACT = 2**53  # SQLite computes decimals as doubles: whole numbers beyond this are rounded
+
+
+def default_problem(f):
+    """Why the database could not store and read back ``f``'s default, or None."""
+    if f.type.info.storage != "decimal" or not f.has_default or f.default is None:
+        return None
+    value = Decimal(str(f.default))
+    if not value.is_finite():
+        return f"the default {f.default} is not a finite number"
+    whole = len(str(abs(int(value)))) if int(value) else 0
+    if whole > f.max_digits - f.decimal_places or value != value.quantize(Decimal(1).scaleb(-f.decimal_places)):
+        return (f"the default {f.default} does not fit {f.max_digits} digits with {f.decimal_places} decimal "
+                f"place(s)")
+    return None
+
+
 def narrowing(old, new):
     """Why changing ``old`` into ``new`` can lose data, or None when it cannot."""
     so, sn = old.type.info.storage, new.type.info.storage
     if so != sn and (so, sn) not in WIDENING:
         return f"{old.type.value} -> {new.type.value} converts stored values and may lose them"
-    if sn == "varchar" and so in ("varchar", "file") and (new.storage_length or 0) < (old.storage_length or 0):
+    if shorter(old, new):
         return f"max length goes down from {old.storage_length} to {new.storage_length}"
     if so == sn == "decimal":
         if (new.max_digits - new.decimal_places) < (old.max_digits - old.decimal_places):
@@ -158,8 +195,12 @@ class Planner:
         for entity in self.new.entities:
             if entity.name not in matched:
                 columns = len([f for f in entity.fields if f.type is not FieldType.REFS]) + 1
+                bad = next((f for f in entity.fields if default_problem(f)), None)
+                refusal = bad and _refuse("M008", f"'{entity.name}.{bad.name}': {default_problem(bad)}", bad,
+                                          "fix the default or widen the field")
                 self.add(ops.CreateEntity(entity.name, f"create table {entity.table} (entity '{entity.name}', "
-                                          f"{columns} columns)", spec=entity))
+                                          f"{columns} columns)", spec=entity, refusal=refusal or None,
+                                          overridable=False))
         for entity in self.new.entities:
             if entity.name in matched:
                 self.diff_entity(old_entities[matched[entity.name]], entity)
@@ -241,6 +282,9 @@ class Planner:
                 refusal = _refuse("M004", f"new required field '{entity.name}.{f.name}' has no value for the "
                                   f"{rows} existing row(s)", f, "give it a 'default:', or add it optional first, "
                                   "fill it, then make it required")
+        if default_problem(f):
+            refusal = _refuse("M008", f"'{entity.name}.{f.name}': {default_problem(f)}", f,
+                              "fix the default or widen the field")
         self.add(ops.AddField(entity.name, text, refusal=refusal, overridable=False, field=f))
 
     def alter_field(self, entity, old, new):
@@ -293,11 +337,27 @@ class Planner:
             return _refuse("M005", f"{name} cannot change from {old.type.value} to '{old.to}' into "
                            f"{new.type.value} to '{new.to}' in place", new,
                            "add a new field beside it, move the data, then drop the old one"), False, False
+        problem = default_problem(new)
+        if problem:
+            return _refuse("M008", f"{name}: {problem}", new, "fix the default or widen the field"), False, False
         reason = narrowing(old, new)
+        if reason and shorter(old, new) and old.type.info.storage == new.type.info.storage:
+            # Only the rows that are too long would lose characters (unused choices, short values).
+            too_long = self.probe.longer_than(table_entity, old, new.storage_length)
+            if too_long:
+                return _refuse("M003", f"{name}: {reason} ({too_long} row(s) hold a longer text)", new,
+                               "shorten those values first, or pass --allow-data-loss"), True, True
+            reason = None
         if reason:
             filled = self.probe.filled(table_entity, old)
             return _refuse("M003", f"{name}: {reason} ({filled} row(s) hold a value)", new,
                            "keep the wider type, or pass --allow-data-loss"), True, True
+        if (old.type.info.storage, new.type.info.storage) == ("integer", "decimal") and self.probe.sqlite:
+            rounded = self.probe.beyond(table_entity, old, SQLITE_EXACT)
+            if rounded:
+                return _refuse("M009", f"{name}: {rounded} row(s) hold whole numbers beyond 2^53, which SQLite "
+                               "stores as rounded floats in a decimal column", new,
+                               "keep the integer type, or pass --allow-data-loss"), True, True
         removed = set(old.choice_values) - set(new.choice_values) if old.choices else set()
         if new.type is FieldType.CHOICE and old.type is not FieldType.CHOICE:
             removed = None
@@ -308,7 +368,8 @@ class Planner:
                 what = "values outside the new choices" if removed is None else f"removed choices {sorted(removed)}"
                 return _refuse("M003", f"{name}: {using} row(s) hold {what}", new,
                                "map those rows to a kept value first, or pass --allow-data-loss"), True, True
-        if nullable(old) and not nullable(new) and not (new.has_default and new.default is not None):
+        # An optional text stores '' for "no value": NULLs become '' and nothing is required.
+        if nullable(old) and not nullable(new) and new.required and not (new.has_default and new.default is not None):
             nulls = self.probe.nulls(table_entity, old)
             if nulls:
                 return _refuse("M004", f"{name} becomes required, but {nulls} row(s) have no value", new,
