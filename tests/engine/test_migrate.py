@@ -175,7 +175,7 @@ def test_ten_evolutions_keep_every_row_and_value(publish_yaml):
 
 def test_refusals_list_every_blocking_operation(publish_yaml):
     built, _ = publish_yaml(V1 + "  note:\n    fields:\n      text: {type: text}\n")
-    built.model("client").objects.create(name="Ann", age=3, email="a@b.cc")
+    built.model("client").objects.create(name="Ann-Katharina", age=3, email="a@b.cc")
     built.model("note").objects.create(text="kept")
     text = V1.replace("      email: email\n", "").replace("max_length: 50", "max_length: 10")
     with pytest.raises(MigrationError) as info:
