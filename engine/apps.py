@@ -14,7 +14,10 @@ class EngineConfig(AppConfig):
         from django.db.models.signals import m2m_changed, post_delete, post_save
         from guardian.models import GroupObjectPermission, UserObjectPermission
 
-        from . import checks_django  # noqa: F401  (registers the system check)
+        from . import (
+            checks_django,  # noqa: F401  (registers the system check)
+            versionbus,
+        )
         from .access import grants_changed, memberships_changed
 
         m2m_changed.connect(memberships_changed, sender=get_user_model().groups.through,
@@ -24,6 +27,7 @@ class EngineConfig(AppConfig):
         for model in (UserObjectPermission, GroupObjectPermission):
             post_save.connect(grants_changed, sender=model, dispatch_uid=f"cabinet-grants-save-{model.__name__}")
             post_delete.connect(grants_changed, sender=model, dispatch_uid=f"cabinet-grants-delete-{model.__name__}")
+        versionbus.connect()  # Celery workers and beat follow the published version
 
 
 class CabinetConfig(AppConfig):

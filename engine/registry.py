@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from functools import cached_property
 
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import DatabaseError
 
-from .build.models import APP_LABEL, build_models, new_apps
+from .build.models import APP_LABEL, BuildError, build_models, new_apps
 from .compiler import compile_sources
+from .errors import SolutionError
 
 log = logging.getLogger("engine.registry")
 VERSION_KEY = "cabinet:published-version"
@@ -110,12 +113,26 @@ def install_models(built):
     django_apps.clear_cache()
 
 
+# What building a stored version can raise when the current engine no longer accepts it: its
+# problems (SolutionError), a build failure, or Django refusing the classes it makes.
+BUILD_ERRORS = (SolutionError, BuildError, FieldError, ImproperlyConfigured, LookupError, TypeError, ValueError)
+
+
 class Registry:
-    """The active built version of this process, with explicit ``populate()`` and swaps."""
+    """The active built version of this process, with explicit ``populate()`` and swaps.
+
+    ``status()`` says which version is published, which one this process serves and why they differ:
+    when the published version does not build under this engine, the last one that builds is served
+    (logged at ERROR) and building the published one is tried again after ``CABINET_VERSION_RETRY``
+    seconds.
+    """
 
     def __init__(self):
         self._active: BuiltSolution | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one rebuild at a time
+        self._swap_lock = threading.RLock()  # one swap of Django's app registry at a time
+        self._error = None  # (version number, text) of the last version that failed to build
+        self._retry_at = 0.0
 
     @property
     def ready(self):
@@ -129,18 +146,41 @@ class Registry:
         return active
 
     def activate(self, built):
-        """Swap ``built`` in as the active version."""
-        install_models(built)
-        self._active = built
+        """Swap ``built`` in as the active version (under the swap lock: one swap at a time)."""
+        with self._swap_lock:
+            install_models(built)
+            self._active = built
+        if self._error and self._error[0] <= built.number:
+            self._error = None
         log.info("serving %s version %s", built.spec.name, built.number)
         return built
 
     def deactivate(self):
         """Forget the active version (its models leave Django's app registry)."""
-        self._active = None
-        django_apps.all_models[APP_LABEL] = {}
-        django_apps.get_app_config(APP_LABEL).models = django_apps.all_models[APP_LABEL]
-        django_apps.clear_cache()
+        with self._swap_lock:
+            self._active = None
+            self._error = None
+            self._retry_at = 0.0
+            django_apps.all_models[APP_LABEL] = {}
+            django_apps.get_app_config(APP_LABEL).models = django_apps.all_models[APP_LABEL]
+            django_apps.clear_cache()
+
+    def status(self):
+        """What the health endpoint reports: published and served numbers, and the build error if any."""
+        try:
+            published = self.published_number()
+        except DatabaseError as exc:
+            published = None
+            error = f"cannot read the published version: {exc}"
+        else:
+            error = None
+        active = self._active
+        failed = self._error
+        return {
+            "published": published,
+            "active": active.number if active else None,
+            "error": error or (f"version {failed[0]} does not build: {failed[1]}" if failed else None),
+        }
 
     @staticmethod
     def published_number(use_cache=True):
@@ -158,14 +198,19 @@ class Registry:
 
     @staticmethod
     def announce(number):
-        """Tell every process that ``number`` is now published (called right after the commit)."""
+        """Tell every process that ``number`` is now published (called once the publish committed)."""
         cache.set(VERSION_KEY, number, timeout=_ttl())
 
     def populate(self):
-        """Build and activate the published version from the database; return it (or None)."""
+        """Build and activate the published version from the database; return the version served (or None).
+
+        When the published version does not build, keep serving the active one, or else the newest
+        stored version that builds, and say so at ERROR.
+        """
         from .models import SolutionVersion
 
-        version = SolutionVersion.objects.order_by("-number").first()
+        versions = SolutionVersion.objects.order_by("-number")
+        version = versions.first()
         if version is None:
             return None
         if cache.get(VERSION_KEY) not in (None, version.number):
@@ -173,8 +218,26 @@ class Registry:
             cache.delete(VERSION_KEY)
         if self._active is not None and self._active.number == version.number:
             return self._active
-        spec = compile_sources(version.sources).raise_for_errors()
-        return self.activate(build_solution(spec, version.number, version.sources))
+        if self._error and self._error[0] == version.number and time.monotonic() < self._retry_at:
+            return self._active
+        for candidate in versions.iterator():
+            if self._active is not None and candidate.number <= self._active.number:
+                return self._active  # the one served is the newest that builds
+            try:
+                built = build_stored(candidate)
+            except BUILD_ERRORS as exc:
+                self._failed(candidate.number, exc)
+                continue
+            return self.activate(built)
+        return self._active
+
+    def _failed(self, number, exc):
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if self._error is None or self._error[0] < number:
+            self._error = (number, text)
+        self._retry_at = time.monotonic() + float(getattr(settings, "CABINET_VERSION_RETRY", 30))
+        log.error("version %s does not build under this engine (%s); serving the last version that builds",
+                  number, text, exc_info=exc)
 
     def ensure_current(self):
         """Serve the published version: rebuild if another process (or this one) published a newer one.
@@ -191,12 +254,37 @@ class Registry:
             return active
         if number == 0:
             return active
+        if self._error and self._error[0] == number and time.monotonic() < self._retry_at:
+            return active
         if not self._lock.acquire(blocking=active is None):
             return active
         try:
             return self.populate()
         finally:
             self._lock.release()
+
+    def follow(self, served):
+        """Catch up with the version in the database now (not the cached number), waiting for a rebuild
+        in progress; return whether a version newer than ``served`` is active now. Used after a database
+        error that a publish may have caused."""
+        try:
+            number = self.published_number(use_cache=False)
+        except DatabaseError:
+            return False
+        if number <= served:
+            return False
+        with self._lock:
+            built = self.populate()
+        if built is not None and built.number > served:
+            self.announce(built.number)
+            return True
+        return False
+
+
+def build_stored(version):
+    """Build a stored version row; raise one of ``BUILD_ERRORS`` when this engine cannot."""
+    spec = compile_sources(version.sources).raise_for_errors()
+    return build_solution(spec, version.number, version.sources)
 
 
 def _ttl():
