@@ -44,8 +44,9 @@ def test_publish_swaps_models_urls_and_admin_whole(publish_yaml, admin_client):
     assert note.stars == 3
 
 
-def test_another_process_converges_on_the_published_version(publish_yaml):
-    """A second Registry stands for another worker: it follows the number in the database."""
+def test_another_registry_converges_on_the_published_version(publish_yaml):
+    """A second Registry follows the number in the database (same process and cache: the real
+    multi-process check is tests/engine/test_hot_reload.py)."""
     publish_yaml(V1)
     worker = Registry()
     assert worker.ensure_current().number == 1
@@ -77,12 +78,20 @@ def test_only_one_thread_rebuilds_while_others_keep_serving(publish_yaml):
         assert worker.ensure_current() is old
     finally:
         worker._lock.release()
-    results = []
-    threads = [threading.Thread(target=lambda: results.append(worker.ensure_current().number)) for _ in range(4)]
+    results, errors = [], []
+
+    def serve():
+        try:
+            results.append(worker.ensure_current().number)
+        except Exception as exc:  # noqa: BLE001 (a thread's failure must reach the assertion)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=serve) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=60)
+    assert errors == [] and len(results) == 4
     assert set(results) <= {1, 2} and worker.ensure_current().number == 2
 
 
@@ -96,3 +105,51 @@ def test_stored_sources_rebuild_the_same_spec(publish_yaml):
     built, _ = publish_yaml(V2)
     fresh = Registry()
     assert fresh.populate().spec == built.spec
+
+
+REFS = V1 + "      tags: {type: refs, to: tag}\n  tag:\n    fields:\n      name: string\n"
+
+
+def test_a_rebuilt_version_prefetches_refs(publish_yaml):
+    """A version rebuilt from the database (as another process does) knows its reverse relations."""
+    built, _ = publish_yaml(REFS)
+    tag = built.model("tag").objects.create(name="red")
+    built.model("note").objects.create(text="a").tags.add(tag)
+    for _ in range(3):  # rebuild again and again, as processes following publishes do
+        rebuilt = Registry().populate()
+        notes = list(rebuilt.model("note").objects.prefetch_related("tags"))
+        assert [[t.name for t in n.tags.all()] for n in notes] == [["red"]]
+        assert rebuilt.model("tag")._meta.get_field("note_by_tags").related_model is rebuilt.model("note")
+
+
+def test_a_stored_version_that_does_not_build_keeps_the_last_one_served(publish_yaml, caplog, settings):
+    settings.CABINET_VERSION_RETRY = 3600
+    publish_yaml(V1)
+    worker = Registry()
+    assert worker.ensure_current().number == 1
+    broken = {"s.yaml": HEADER + dedent(V1).replace("type: string", "type: nonsense").replace("text: string",
+                                                                                              "text: nonsense")}
+    SolutionVersion.objects.create(number=2, solution="test", sources=broken, digest=digest_sources(broken))
+    cache.delete(VERSION_KEY)
+    with caplog.at_level("ERROR", logger="engine.registry"):
+        assert worker.ensure_current().number == 1
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
+    assert caplog.records[0].getMessage().startswith("version 2 does not build under this engine (")
+    status = worker.status()
+    assert (status["published"], status["active"]) == (2, 1)
+    assert status["error"].startswith("version 2 does not build: ")
+    caplog.clear()
+    assert worker.ensure_current().number == 1 and caplog.records == []  # not retried on every request
+    fresh = Registry()  # a process that starts now serves the newest version that builds
+    with caplog.at_level("ERROR", logger="engine.registry"):
+        assert fresh.ensure_current().number == 1
+    worker._retry_at = 0.0  # the retry delay ran out
+    good = {"s.yaml": HEADER + dedent(V2)}
+    SolutionVersion.objects.filter(number=2).update(sources=good, digest=digest_sources(good))
+    assert worker.ensure_current().number == 2
+    assert worker.status() == {"published": 2, "active": 2, "error": None}
+
+
+def test_publish_records_the_engine_version(publish_yaml):
+    publish_yaml(V1)
+    assert SolutionVersion.objects.get(number=1).engine_version not in ("", "unknown")
