@@ -154,6 +154,9 @@ class Checker:
                 self.add("E213", f"'{path_text(path)}.owner' is '{owner.name}', which is not a reference to the user",
                          (*path, "owner"), f"declare '{owner.name}: {{type: ref, to: user}}'")
         for i, ix in enumerate(entity.indexes):
+            if not ix.nulls_distinct and not ix.unique:
+                self.add("E260", f"'{path_text(path)}.indexes.{i}.nulls_distinct' applies only to unique indexes",
+                         (*path, "indexes", i, "nulls_distinct"), "add 'unique: true' or remove nulls_distinct")
             for j, name in enumerate(ix.fields):
                 f = self.field_of(entity, name, (*path, "indexes", i, "fields", j))
                 if f and not f.type.info.can_index:

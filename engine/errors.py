@@ -47,6 +47,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E215": (ERROR, "renamed_from clashes with a current name"),
     "E216": (ERROR, "field kind not usable here"),
     "E217": (ERROR, "workflow state field does not match its states"),
+    "E260": (ERROR, "nulls_distinct on an index that is not unique"),
     "W001": (WARNING, "empty file"),
     "W002": (WARNING, "label missing for a language"),
     # Schema evolution (plan and migrate)
@@ -59,6 +60,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "M007": (ERROR, "the plan changed since it was shown"),
     "M008": (ERROR, "a default does not fit its column"),
     "M009": (ERROR, "a type change alters stored values"),
+    "M010": (ERROR, "the database cannot build this index"),
 }
 
 

@@ -114,6 +114,7 @@ class IndexSpec:
     fields: tuple[str, ...]
     unique: bool = False
     name: str | None = None
+    nulls_distinct: bool = True  # False: a unique index treats empty (NULL) values as equal
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
 
 
@@ -341,7 +342,8 @@ def make_entity(doc, name, data):
         description=Label.of(data.get("description")), fields=fields, title=data.get("title"),
         search=_tuple(data.get("search")), ordering=_tuple(data.get("ordering")), owner=data.get("owner"),
         indexes=tuple(
-            IndexSpec(tuple(ix["fields"]), ix.get("unique", False), ix.get("name"), doc.loc((*path, "indexes", i)))
+            IndexSpec(tuple(ix["fields"]), ix.get("unique", False), ix.get("name"),
+                      ix.get("nulls_distinct", True), doc.loc((*path, "indexes", i)))
             for i, ix in enumerate(data.get("indexes", ()))
         ),
         renamed_from=data.get("renamed_from"), loc=doc.loc(path, key=True),

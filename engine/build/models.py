@@ -15,8 +15,10 @@ from django.apps.registry import Apps
 from django.contrib.auth import get_user_model
 from django.core import validators
 from django.core.exceptions import ValidationError
-from django.db import models
-from django.db.models.functions import Now
+from django.db import connection, models
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Now
+from django.db.models.lookups import IsNull
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import get_language
@@ -231,12 +233,35 @@ def _str_method(entity):
     return __str__
 
 
+def unique_constraint(entity, ix):
+    """The unique constraint of index ``ix``; with ``nulls_distinct: false`` empty values count as equal.
+
+    PostgreSQL 15+ says so natively (``NULLS NOT DISTINCT``). SQLite gets a unique index over
+    expressions: ``COALESCE(f, '')`` with ``f IS NULL`` beside it, so NULL equals NULL but never a
+    stored ''. Other databases get a plain unique constraint; the planner refuses to publish there.
+    """
+    name = ix.name or index_name(entity.name, ix.fields, True)
+    if ix.nulls_distinct:
+        return models.UniqueConstraint(fields=list(ix.fields), name=name)
+    if connection.features.supports_nulls_distinct_unique_constraints:
+        return models.UniqueConstraint(fields=list(ix.fields), name=name, nulls_distinct=False)
+    if connection.vendor != "sqlite":
+        return models.UniqueConstraint(fields=list(ix.fields), name=name)
+    expressions = []
+    for field_name in ix.fields:
+        f = entity.field(field_name)
+        if f is not None and nullable(f):
+            expressions += [Coalesce(F(field_name), Value(""), output_field=models.TextField()),
+                            IsNull(F(field_name), True)]
+        else:
+            expressions.append(F(field_name))
+    return models.UniqueConstraint(*expressions, name=name)
+
+
 def make_meta(entity, apps, lang):
     indexes = [models.Index(fields=list(ix.fields), name=ix.name or index_name(entity.name, ix.fields, False))
                for ix in entity.indexes if not ix.unique]
-    constraints = [models.UniqueConstraint(fields=list(ix.fields),
-                                           name=ix.name or index_name(entity.name, ix.fields, True))
-                   for ix in entity.indexes if ix.unique]
+    constraints = [unique_constraint(entity, ix) for ix in entity.indexes if ix.unique]
     attrs = {
         "app_label": APP_LABEL,
         "apps": apps,

@@ -198,6 +198,8 @@ class Planner:
                 bad = next((f for f in entity.fields if default_problem(f)), None)
                 refusal = bad and _refuse("M008", f"'{entity.name}.{bad.name}': {default_problem(bad)}", bad,
                                           "fix the default or widen the field")
+                refusal = refusal or next(filter(None, (self.index_refusal(entity, ix) for ix in entity.indexes)),
+                                          None)
                 self.add(ops.CreateEntity(entity.name, f"create table {entity.table} (entity '{entity.name}', "
                                           f"{columns} columns)", spec=entity, refusal=refusal or None,
                                           overridable=False))
@@ -249,8 +251,25 @@ class Planner:
                 self.alter_field(new, matched[f.name], f)
         for ix in new.indexes:
             if ix not in old_indexes:
-                kind = "unique index" if ix.unique else "index"
-                self.add(ops.AddIndex(new.name, f"add {kind} on {new.table}({', '.join(ix.fields)})", index=ix))
+                self.add_index(new, ix)
+
+    def index_refusal(self, entity, ix):
+        """Refuse a unique index whose empty values must be equal where the database cannot do that."""
+        if not ix.unique or ix.nulls_distinct or self.probe.sqlite:
+            return None
+        if self.probe.connection.features.supports_nulls_distinct_unique_constraints:
+            return None
+        return _refuse("M010", f"'{entity.name}' index on ({', '.join(ix.fields)}): this database cannot make "
+                       "empty values equal in a unique index (PostgreSQL 15 or later can)", ix,
+                       "upgrade PostgreSQL, or make the fields required and drop nulls_distinct")
+
+    def add_index(self, entity, ix):
+        kind = "unique index" if ix.unique else "index"
+        if ix.unique and not ix.nulls_distinct:
+            kind += " (empty values equal)"
+        refusal = self.index_refusal(entity, ix)
+        self.add(ops.AddIndex(entity.name, f"add {kind} on {entity.table}({', '.join(ix.fields)})", index=ix,
+                              refusal=refusal, overridable=False))
 
     def drop_field(self, entity, f):
         filled = self.probe.filled(self._table_of(entity), f)

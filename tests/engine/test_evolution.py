@@ -163,3 +163,41 @@ def test_a_database_failure_names_the_yaml_place_of_its_operation(publish_yaml):
     assert str(problem.loc) == "solution.yaml:11:9"
     assert problem.message.startswith("the database refused the migration while running "
                                       "'add unique index on cabinet_item(name, code)': ")
+
+
+NULLABLE = BASE + "      code: string\n      size: integer\n      day: date\n      owner: {type: ref, to: user}\n"
+
+
+@pytest.mark.parametrize("fields", [["code"], ["size"], ["day"], ["name", "size"], ["owner", "size"]])
+def test_unique_index_with_nulls_not_distinct_refuses_a_second_empty_row(publish_yaml, fields):
+    """By default a unique index lets rows with empty (NULL) values repeat; nulls_distinct: false does not."""
+    # 'code' is an optional string: stored as '' (not NULL) unless unique, so it is unique here on its own.
+    text = NULLABLE + f"    indexes:\n      - {{fields: [{', '.join(fields)}], unique: true, nulls_distinct: false}}\n"
+    built, plan = publish_yaml(NULLABLE)
+    model = built.model("item")
+    model.objects.create(name="a")
+    built, plan = publish_yaml(text)
+    assert plan.operations[-1].text == f"add unique index (empty values equal) on cabinet_item({', '.join(fields)})"
+    model = built.model("item")
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        model.objects.create(name="a")
+    model.objects.create(name="a", size=0, code="x", day="2026-01-01")  # a value is not the same as empty
+    assert model.objects.count() == 2
+
+
+def test_unique_index_lets_empty_values_repeat_by_default(publish_yaml):
+    built, _ = publish_yaml(NULLABLE + "    indexes:\n      - {fields: [size], unique: true}\n")
+    built.model("item").objects.create(name="a")
+    built.model("item").objects.create(name="b")
+    assert built.model("item").objects.count() == 2
+
+
+def test_nulls_distinct_needs_a_unique_index():
+    from tests.conftest import compile_yaml as compiled
+
+    result = compiled(NULLABLE + "    indexes:\n      - {fields: [size], nulls_distinct: false}\n")
+    assert [str(p) for p in result.errors] == [
+        "solution.yaml:14:42: cabinet.E260 'entities.item.indexes.0.nulls_distinct' applies only to unique indexes "
+        "(hint: add 'unique: true' or remove nulls_distinct)"]
