@@ -305,3 +305,49 @@ def test_datetime_default_now_fills_existing_rows(publish_yaml):
     publish_yaml(V1 + "      joined: {type: datetime, required: true, default: now}\n")
     (joined,), = rows("client", "joined")
     assert isinstance(joined, dt.datetime)
+
+
+@pytest.mark.postgres
+def test_writers_wait_while_the_plan_is_checked_and_applied(publish_yaml, monkeypatch):
+    """The row counts behind a refusal are taken under the lock the DDL runs under: a writer that
+    arrives in between waits for the commit instead of slipping a value in that the DDL then drops."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (the in-memory SQLite test database fails writers at once)")
+    import threading
+
+    from django.db import DatabaseError
+    from django.db import connections as conns
+
+    import engine.migrate
+
+    built, _ = publish_yaml(V1)
+    client = built.model("client")
+    outcome = {}
+
+    def writer():
+        try:
+            client.objects.create(name="late", age=99)
+            outcome["result"] = "written"
+        except DatabaseError as exc:
+            outcome["result"] = type(exc).__name__
+        finally:
+            conns.close_all()
+
+    real_make_plan = engine.migrate.make_plan
+
+    def make_plan(old, new, conn):
+        thread = threading.Thread(target=writer)
+        thread.start()
+        thread.join(timeout=1.0)
+        outcome["blocked"] = thread.is_alive()  # held off by the publish lock
+        outcome["thread"] = thread
+        return real_make_plan(old, new, conn)
+
+    monkeypatch.setattr(engine.migrate, "make_plan", make_plan)
+    _, plan = publish_yaml(V1.replace("      age: integer\n", ""))
+    assert [op.text for op in plan.operations] == ["drop column cabinet_client.age (0 rows hold a value)"]
+    outcome["thread"].join(timeout=30)
+    assert outcome["blocked"] is True
+    # The late writer ran after the commit, on the old models: its insert names a column that is gone,
+    # so it fails loudly (the web middleware answers such a request again on the new version).
+    assert outcome["result"] == "ProgrammingError"
