@@ -153,3 +153,36 @@ def test_a_stored_version_that_does_not_build_keeps_the_last_one_served(publish_
 def test_publish_records_the_engine_version(publish_yaml):
     publish_yaml(V1)
     assert SolutionVersion.objects.get(number=1).engine_version not in ("", "unknown")
+
+
+def test_celery_workers_and_beat_follow_the_published_version(publish_yaml):
+    """Before every task (and when a worker or beat starts) the process serves the published version."""
+    from celery import signals
+
+    publish_yaml(V1)
+    sources = {"s.yaml": HEADER + dedent(V2)}
+    registry.deactivate()  # a worker process that has built nothing yet
+    signals.worker_process_init.send(sender=None)
+    assert registry.active.number == 1
+    SolutionVersion.objects.create(number=2, solution="test", sources=sources, digest=digest_sources(sources))
+    cache.delete(VERSION_KEY)  # published by another machine; the TTL ran out
+    signals.task_prerun.send(sender=None, task_id="t", task=None, args=(), kwargs={})
+    assert registry.active.number == 2
+    assert apps.get_model("cabinet", "tag") is registry.active.model("tag")
+
+
+@pytest.mark.postgres
+def test_a_publish_is_announced_only_when_it_commits(publish_yaml):
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite cannot change its schema inside an outer transaction")
+    publish_yaml(V1)
+    compiled = compile_sources({"s.yaml": HEADER + dedent(V2)})
+    from engine.migrate import publish
+
+    cache.delete(VERSION_KEY)
+    with transaction.atomic():
+        publish(compiled.raise_for_errors(), compiled.sources)
+        assert cache.get(VERSION_KEY) is None  # not yet: the transaction may still roll back
+    assert cache.get(VERSION_KEY) == 2
