@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core import validators
 from django.core.exceptions import ValidationError
 from django.db import connection, models
-from django.db.models import F, Value
+from django.db.models import F, Func, Value
 from django.db.models.functions import Coalesce, Now
 from django.db.models.lookups import IsNull
 from django.utils import timezone
@@ -107,6 +107,24 @@ def default_of(f):
     return value
 
 
+class CurrentDate(Func):
+    """SQL's ``CURRENT_DATE`` (PostgreSQL and SQLite alike), usable as a column default."""
+
+    template = "CURRENT_DATE"
+    arity = 0
+    output_field = models.DateField()
+    allowed_default = True
+
+
+class CurrentTime(Func):
+    """SQL's ``CURRENT_TIME``, usable as a column default (``Now()`` would store a datetime on SQLite)."""
+
+    template = "CURRENT_TIME"
+    arity = 0
+    output_field = models.TimeField()
+    allowed_default = True
+
+
 def db_default_of(f):
     """The database default of ``f``'s column (Django's ``db_default``), or NOT_PROVIDED.
 
@@ -122,9 +140,9 @@ def db_default_of(f):
             return Constant(f.default)()  # Django renders it as the JSON literal of the column
         value = parse_value(f.type, f.default, f.choice_values)
         if value == "now":
-            return Now()
+            return CurrentTime() if f.type is FieldType.TIME else Now()
         if value == "today":
-            return models.NOT_PROVIDED  # no portable constant; the Python default fills it
+            return CurrentDate()
         return value
     if f.type is FieldType.BOOLEAN:
         return False

@@ -46,6 +46,8 @@ REQUIRED = {
     "date": ("{type: date, required: true, default: '2026-01-31'}", dt.date(2026, 1, 31)),
     "time": ("{type: time, required: true, default: '18:30'}", dt.time(18, 30)),
     "datetime_now": ("{type: datetime, required: true, default: now}", "recent"),
+    "date_today": ("{type: date, required: true, default: today}", "today"),
+    "time_now": ("{type: time, required: true, default: now}", "a time"),
     "choice": ("{type: choice, choices: [a, b], required: true, default: b}", "b"),
     "email": ("{type: email, required: true, default: a@example.com}", "a@example.com"),
     "phone": ("{type: phone, required: true, default: '+1 555 0100'}", "+1 555 0100"),
@@ -78,7 +80,11 @@ def test_the_previous_version_inserts_after_fields_of_every_kind_are_added(publi
             value = value.name
         elif kind in ("ref", "user"):
             value = getattr(new, f"f_{kind}_id")
-        if expected == "recent":
+        if expected == "today":
+            ok = value in (dt.date.today(), dt.datetime.now(dt.UTC).date())
+        elif expected == "a time":
+            ok = isinstance(value, dt.time)
+        elif expected == "recent":
             ok = value is not None and abs((value - dt.datetime.now(dt.UTC)).total_seconds()) < 120
         else:
             ok = value == expected
