@@ -61,6 +61,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "M008": (ERROR, "a default does not fit its column"),
     "M009": (ERROR, "a type change alters stored values"),
     "M010": (ERROR, "the database cannot build this index"),
+    "M011": (ERROR, "the applied version does not compile under this engine"),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.db import connection, transaction
 
 from ..compiler import compile_sources
+from ..errors import Loc, Problem, SolutionError
 from ..models import SolutionVersion
 from ..registry import build_solution, registry
 from .apply import MigrationError, apply_locked
@@ -13,11 +14,22 @@ __all__ = ["MigrationError", "Plan", "applied", "make_plan", "plan_for", "publis
 
 
 def applied():
-    """Return (version, spec) of the latest applied version, or (None, None)."""
+    """Return (version, spec) of the latest applied version, or (None, None).
+
+    Raise ``MigrationError`` when that version no longer compiles under this engine: there is then no
+    spec to plan from, and the stored version's own problems say why.
+    """
     version = SolutionVersion.objects.order_by("-number").first()
     if version is None:
         return None, None
-    return version, compile_sources(version.sources).raise_for_errors()
+    try:
+        return version, compile_sources(version.sources).raise_for_errors()
+    except SolutionError as exc:
+        raise MigrationError([
+            Problem("M011", f"the applied version {version.number} (engine {version.engine_version or 'unknown'}) "
+                    "does not compile under this engine, so no change can be planned from it", Loc(),
+                    "publish a fixed copy of it first ('cabinet export', fix, 'cabinet migrate')"),
+            *exc.problems]) from exc
 
 
 def plan_for(spec):

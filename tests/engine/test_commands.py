@@ -169,3 +169,21 @@ def test_commands_on_a_truly_fresh_database(tmp_path):
     assert result.stdout.splitlines()[-1] == "Published 'shop' version 1."
     result = cabinet("versions")
     assert result.returncode == 0 and result.stdout.split()[0] == "v1"
+
+
+def test_an_applied_version_that_no_longer_compiles_is_reported_not_a_traceback(tmp_path, schema):
+    from engine.models import digest_sources
+
+    folder = write(tmp_path / "s", {"s.yaml": GOOD})
+    assert run("migrate", str(folder))[0] == 0
+    broken = {"s.yaml": GOOD.replace("type: string", "type: strng")}  # as an older engine might have accepted
+    SolutionVersion.objects.create(number=2, solution="shop", sources=broken, digest=digest_sources(broken),
+                                   engine_version="0.0.1")
+    for action in ("plan", "migrate"):
+        code, out, err = run(action, str(folder))
+        assert code == 1
+        lines = err.splitlines()
+        assert lines[0] == ("<solution>: cabinet.M011 the applied version 2 (engine 0.0.1) does not compile under this "
+                            "engine, so no change can be planned from it (hint: publish a fixed copy of it first "
+                            "('cabinet export', fix, 'cabinet migrate'))")
+        assert lines[1].startswith("s.yaml:6:20: cabinet.E104 ")

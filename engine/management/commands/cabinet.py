@@ -95,7 +95,7 @@ class Command(BaseCommand):
             f"{len(spec.pages)} pages, {len(spec.workflows)} workflows; {len(result.warnings)} warning(s))"))
 
     def do_plan(self, path=None, **options):
-        from engine.migrate import plan_for
+        from engine.migrate import MigrationError, plan_for
 
         _, result = self.compiled(path)
         if not self.engine_tables(create=False):
@@ -103,7 +103,10 @@ class Command(BaseCommand):
                               "creates them; the plan below starts from an empty database.")
             plan, number = make_plan_from_empty(result.spec), 0
         else:
-            plan, current = plan_for(result.spec)
+            try:
+                plan, current = plan_for(result.spec)
+            except MigrationError as exc:
+                self.fail(exc.problems)
             number = current.number if current else 0
         self.stdout.write(plan.describe(number, number + 1))
         self.stdout.write(f"Plan hash: {plan.digest(number, number + 1)} (apply exactly this plan with "
@@ -123,11 +126,14 @@ class Command(BaseCommand):
         """Print the plan and its hash, then apply exactly that plan (or the one ``--plan`` names)."""
         from engine.migrate import MigrationError, applied, plan_for, publish
 
-        current, _ = applied()
-        if current and current.sources == sources:
-            self.stdout.write(f"Version {current.number} already holds these definitions; nothing to do.")
-            return
-        plan, current = plan_for(spec)
+        try:
+            current, _ = applied()
+            if current and current.sources == sources:
+                self.stdout.write(f"Version {current.number} already holds these definitions; nothing to do.")
+                return
+            plan, current = plan_for(spec)
+        except MigrationError as exc:
+            self.fail(exc.problems)
         number = current.number if current else 0
         digest = plan.digest(number, number + 1)
         self.stdout.write(plan.describe(number, number + 1))
