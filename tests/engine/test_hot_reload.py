@@ -283,7 +283,8 @@ def assert_clean(d, tally, hammer, count, backend):
     summary = {kind: f"{a}/{f}" for kind, (a, f, _) in tally.items()}
     print(f"\n[{backend}] hot reload per kind (attempts/failures): {summary}")  # noqa: T201
     print(f"[{backend}] concurrent requests during {len(STEPS)} publishes: {len(hammer.statuses)}, "  # noqa: T201
-          f"failed: {len(hammer.errors)}, 5xx: {sum(1 for s in hammer.statuses if s >= 500)}")
+          f"failed: {len(hammer.errors)}, 5xx: {sum(1 for s in hammer.statuses if s >= 500)}, answered again "
+          f"after a publish broke them: {d.server_errors.count('answering it again')}")
     assert failures == {}
     assert hammer.errors == []
     assert len(hammer.statuses) > 50, "the clients barely ran"
