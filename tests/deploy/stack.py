@@ -127,8 +127,30 @@ class Stack:
         path = self.logs / f"{name}.log"
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
+    def pid(self, name):
+        return self.processes[name][0].pid
+
     def alive(self, name):
         return self.processes[name][0].poll() is None
+
+
+def children(pid):
+    """The ids of the processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def received_tasks(log):
+    """The ids of the webhook tasks a worker's log says it received, in order."""
+    return re.findall(r"Task engine\.tasks\.deliver_webhook\[([0-9a-f-]+)\] received", log)
 
 
 def wait_until(predicate, timeout, interval=0.05, what="condition"):

@@ -26,10 +26,12 @@ from tests.deploy.stack import (
     ROOT,
     Receiver,
     Stack,
+    children,
     drop_database,
     free_port,
     python_env,
     ready,
+    received_tasks,
     recreate_database,
     wait_until,
     with_database,
@@ -117,6 +119,21 @@ def publish(stack, folder, pollers):
     return published_at
 
 
+def kill_mid_delivery(stack, base, auth, receiver, number, kill):
+    """Make a room ``number`` (its webhook is slow), ``kill`` while the worker waits for the answer, and
+    return the seconds until the same delivery is posted again."""
+    receiver.in_flight.clear()
+    room = requests.post(f"{base}/api/room/", headers=auth, timeout=10, json={"number": number, "kind": "standard"})
+    assert room.status_code == 201, room.text
+    assert receiver.in_flight.wait(30), f"the worker never posted {number}"
+    killed_at = time.monotonic()
+    kill()
+    wait_until(lambda: len(receiver.deliveries(number)) >= 2, 60, 0.1, f"{number} to be posted again")
+    posts = receiver.deliveries(number)
+    assert len({d for _, d in posts}) == 1, posts  # one event: every post carries the same delivery id
+    return round(posts[1][0] - killed_at, 1)
+
+
 def test_stack_publish_webhook_and_killed_worker(tmp_path):
     name = (urlsplit(DATABASE_URL).path.lstrip("/") or "cabinet") + "_stack"
     database_url = with_database(DATABASE_URL, name)
@@ -197,22 +214,20 @@ def test_stack_publish_webhook_and_killed_worker(tmp_path):
         assert schema.status_code == 200
         assert all(f"probe_{i}" in schema.text for i in range(1, PUBLISHES + 1))
 
-        # c. The worker is killed while it posts; a new worker delivers the event.
-        receiver.slow.add("KILL-1")
-        room = requests.post(f"{bases['web_b']}/api/room/", headers=auth, timeout=10,
-                             json={"number": "KILL-1", "kind": "standard"})
-        assert room.status_code == 201, room.text
-        assert receiver.in_flight.wait(30), "the worker never posted KILL-1"
-        killed_at = time.monotonic()
-        stack.kill("worker", signal.SIGKILL)
-        stack.start("worker_2", process="worker")
-        again = wait_until(lambda: len(receiver.deliveries("KILL-1")) >= 2, 60, 0.1,
-                           "the killed delivery to be posted again")
-        posts = receiver.deliveries("KILL-1")
-        figures["kill_redelivered_after_s"] = round(posts[1][0] - killed_at, 1)
-        figures["kill_posts"] = len(posts)
-        assert again
-        assert len({d for _, d in posts}) == 1, posts  # one event, posted at least once, one delivery id
+        # c1. The worker's pool process dies (OOM killer) while it posts: the worker hands the task back.
+        receiver.slow.update({"LOST-1", "KILL-1"})
+        lost = kill_mid_delivery(stack, bases["web_a"], auth, receiver, "LOST-1",
+                                 lambda: [os.kill(pid, signal.SIGKILL) for pid in children(stack.pid("worker"))])
+        figures["pool_process_killed_redelivered_after_s"] = lost
+        tasks = received_tasks(stack.log("worker"))
+        assert len(tasks) == len(set(tasks)) + 1, tasks  # the same task received again, not a new one
+
+        # c2. The whole worker is killed while it posts: the next worker gets the task from the broker.
+        killed = kill_mid_delivery(stack, bases["web_b"], auth, receiver, "KILL-1",
+                                   lambda: (stack.kill("worker"), stack.start("worker_2", process="worker")))
+        figures["worker_killed_redelivered_after_s"] = killed
+        tasks, again = received_tasks(stack.log("worker")), received_tasks(stack.log("worker_2"))
+        assert again and again[0] == tasks[-1], (tasks, again)  # the broker's copy, not the sweeper's
 
         def rows():
             import psycopg
@@ -223,8 +238,8 @@ def test_stack_publish_webhook_and_killed_worker(tmp_path):
 
         wait_until(lambda: all(status == "delivered" for _, status, _ in rows()), 15, 0.2, "delivered rows")
         figures["deliveries"] = rows()
-        assert [number for number, _, _ in rows()] == ["HOOK-1", "KILL-1"]
-        assert len({d for _, d, _ in receiver.received}) == 2
+        assert [number for number, _, _ in rows()] == ["HOOK-1", "LOST-1", "KILL-1"]
+        assert len({d for _, d, _ in receiver.received}) == 3
         for process in ("web_a", "web_b", "worker_2", "beat"):
             assert stack.alive(process), (process, stack.log(process)[-2000:])
         figures["total_s"] = round(time.monotonic() - started, 1)
