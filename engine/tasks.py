@@ -11,7 +11,7 @@ from .models import WebhookDelivery
 from .webhooks import attempt
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def deliver_webhook(self, delivery_id):
     """Post one webhook delivery; on failure, schedule the next attempt with backoff.
 
