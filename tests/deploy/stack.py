@@ -165,9 +165,13 @@ def wait_until(predicate, timeout, interval=0.05, what="condition"):
 
 
 def ready(base):
-    """Whether the web process at ``base`` answers its login page."""
+    """Whether the web process at ``base`` is ready: its ``/readyz`` says so, or (where the project has
+    no such endpoint) it answers its login page."""
     try:
-        return requests.get(f"{base}/accounts/login/", headers=HTTPS, timeout=2).status_code == 200
+        readyz = requests.get(f"{base}/readyz", headers=HTTPS, timeout=5)
+        if readyz.status_code != 404:
+            return readyz.status_code == 200
+        return requests.get(f"{base}/accounts/login/", headers=HTTPS, timeout=5).status_code == 200
     except requests.RequestException:
         return False
 
