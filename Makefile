@@ -34,6 +34,7 @@ test-postgres: $(STAMP) browser
 # The production stack on one machine (README "Deployment"): the Procfile's release step (Django's
 # tables, the solution, static files), then gunicorn, a Celery worker and beat under honcho.
 serve: serve-env $(STAMP)
+	mkdir -p var
 	PATH="$(CURDIR)/$(BIN):$$PATH" CABINET_PRODUCTION=$${CABINET_PRODUCTION:-1} $(BIN)/honcho start release
 	PATH="$(CURDIR)/$(BIN):$$PATH" CABINET_PRODUCTION=$${CABINET_PRODUCTION:-1} \
 	  $(BIN)/honcho start --port $${PORT:-8000} web worker beat
