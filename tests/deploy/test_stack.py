@@ -105,6 +105,9 @@ def publish(stack, folder, pollers):
                             env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     published_at, output = None, []
+    # Reading stops at the end of its output: a hung migrate is killed rather than waited for forever.
+    watchdog = threading.Timer(90, os.killpg, (proc.pid, signal.SIGKILL))
+    watchdog.start()
     try:
         for line in proc.stdout:
             output.append(line)
@@ -112,6 +115,7 @@ def publish(stack, folder, pollers):
                 published_at = time.monotonic()
         assert proc.wait(timeout=60) == 0, "".join(output)
     finally:
+        watchdog.cancel()
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
