@@ -11,13 +11,17 @@ from .models import WebhookDelivery
 from .webhooks import attempt
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def deliver_webhook(self, delivery_id):
     """Post one webhook delivery; on failure, schedule the next attempt with backoff.
 
-    The row is locked while it is posted, so a retry and the sweeper never send it twice at once.
+    The row is locked while it is posted, so a retry and the sweeper never send it twice at once,
+    and the outcome commits with the lock: a worker killed mid-post leaves the row pending, its
+    unacknowledged task goes to another worker (or the sweeper finds the row), and the receiver gets
+    the event again with the same ``X-Cabinet-Delivery`` id (at least once; receivers dedupe by it).
     Run eagerly (no broker), a failed delivery waits for ``sweep_webhooks`` instead of retrying
-    inside the request that caused it.
+    inside the request that caused it. A retry due later than half the broker's visibility timeout
+    is left to the sweeper too: a task held that long unacknowledged would be handed out again.
     """
     with transaction.atomic():
         delivery = (WebhookDelivery.objects.select_for_update(skip_locked=True)
@@ -29,7 +33,9 @@ def deliver_webhook(self, delivery_id):
         delivered = attempt(delivery)
     if not delivered and delivery.status == WebhookDelivery.PENDING and not self.request.is_eager:
         countdown = max((delivery.next_attempt_at - timezone.now()).total_seconds(), 0)
-        deliver_webhook.apply_async((delivery_id,), countdown=countdown)
+        visibility = self.app.conf.broker_transport_options.get("visibility_timeout", 3600)
+        if countdown <= visibility / 2:
+            deliver_webhook.apply_async((delivery_id,), countdown=countdown)
 
 
 @shared_task(ignore_result=True)
