@@ -392,21 +392,33 @@ class Access:
             result[name] = resolved
         return result
 
+    def input_errors(self, entity, keys, action="update"):
+        """{key: [ValidationError]} for input keys the user may not write in ``action``.
+
+        A visible field the user may not edit (or that the server sets, or ``id``) is ``read_only``; a
+        hidden field is ``unknown`` like a key the entity does not have, so input cannot probe what is
+        hidden. Clients learn about typos instead of having their values dropped.
+        """
+        editable = set(self.editable_fields(entity, action))
+        visible = {"id", *self.visible_fields(entity)}
+        errors = {}
+        for key in keys:
+            if key in editable:
+                continue
+            if key in visible:
+                errors[key] = [ValidationError("This field is read-only.", code="read_only")]
+            else:
+                hint = ", ".join(sorted(editable)) or "none"
+                errors[key] = [ValidationError(f"Unknown field; the fields you may write here: {hint}.",
+                                               code="unknown")]
+        return errors
+
     def clean_input(self, entity, data, action="update"):
         """Keep only editable fields of ``data``; reject hidden or read-only ones with field errors."""
-        editable = set(self.editable_fields(entity, action))
-        visible = set(self.visible_fields(entity))
-        errors = {}
-        clean = {}
-        for name, value in data.items():
-            if name in editable:
-                clean[name] = value
-            elif name in visible or name in {n for n, _ in self.forced(entity)}:
-                errors[name] = [ValidationError("This field is read-only.", code="read_only")]
-            else:
-                errors[name] = [ValidationError("Unknown field.", code="unknown_field")]
+        errors = self.input_errors(entity, data, action)
         if errors:
             raise ValidationError(errors)
+        clean = dict(data)
         if action == "create":
             clean.update(self.resolved_forced(entity))
         return clean

@@ -5,8 +5,11 @@ of visible and editable fields are cached on the built version, so a request bui
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import django_filters
 from django.db.models import BigIntegerField, ForeignKey, Prefetch
+from django.http import QueryDict
 from django.urls import include, path
 from django.utils.text import format_lazy
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -30,11 +33,41 @@ LOOKUPS = {
     FieldType.URL: ["exact"], FieldType.BOOLEAN: ["exact"], FieldType.REF: ["exact", "in", "isnull"],
 }
 BIGINT = {"min_value": -(2**63), "max_value": 2**63 - 1}
+FORM_KEYS = {"csrfmiddlewaretoken"}  # sent by HTML forms (the browsable API) beside the fields
 NOT_ORDERABLE = {FieldType.REFS, FieldType.JSON, FieldType.TEXT, FieldType.MARKDOWN, FieldType.IMAGE, FieldType.FILE}
 
 
 class ScopedSerializer(serializers.ModelSerializer):
     """A ModelSerializer whose writable relations accept only rows the caller may see."""
+
+    expansions = {}  # ref name -> nested serializer class, applied to the output only
+
+    def to_internal_value(self, data):
+        """Validate ``data``, refusing keys the caller may not write (read-only, hidden or unknown)."""
+        access = self.context.get("access")
+        errors = {}
+        if access is not None and isinstance(data, Mapping):
+            keys = [key for key in data if not (key in FORM_KEYS and isinstance(data, QueryDict))]
+            action = "create" if self.instance is None else "update"
+            errors = {key: [serializers.ErrorDetail(e.message, code=e.code) for e in found]
+                      for key, found in access.input_errors(self.Meta.model.spec.name, keys, action).items()}
+        try:
+            value = super().to_internal_value(data)
+        except ValidationError as exc:
+            if not isinstance(exc.detail, dict):
+                raise
+            raise ValidationError({**exc.detail, **errors}) from None
+        if errors:
+            raise ValidationError(errors)
+        return value
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for name, nested in self.expansions.items():
+            # The ref was prefetched with the caller's scope: a row they may not see reads as None.
+            target = getattr(instance, name, None)
+            data[name] = None if target is None else nested(target, context=self.context).data
+        return data
 
     def get_fields(self):
         fields = super().get_fields()
@@ -71,22 +104,24 @@ class EntityApi:
             return translated(f.label, lang)
         return format_lazy("{}. {}", translated(f.label, lang), translated(f.help, lang))
 
-    def serializer(self, visible, editable, expand=()):
-        """The serializer class for these visible/editable fields and expansions (made once)."""
-        key = ("serializer", tuple(visible), tuple(editable), expand)
+    def serializer(self, visible, editable, expand=(), purpose=""):
+        """The serializer class for these visible/editable fields and expansions (made once).
+
+        An expansion changes only what a row renders as: the ref stays a writable id on input, so
+        ``?expand=`` never changes what a create, update or transition accepts.
+        """
+        key = ("serializer", tuple(visible), tuple(editable), expand, purpose)
         if key not in self.cache:
-            attrs = {}
-            for name, target, target_visible in expand:
-                nested = self.built.api.entity(target).serializer(target_visible, ())
-                attrs[name] = nested(read_only=True)
+            nested = {name: self.built.api.entity(target).serializer(target_visible, ())
+                      for name, target, target_visible in expand}
             meta = type("Meta", (), {
                 "model": self.model,
                 "fields": ["id", *visible],
                 "read_only_fields": [n for n in visible if n not in editable],
-                "extra_kwargs": {n: {"help_text": self.describe(n)} for n in visible if n not in attrs},
+                "extra_kwargs": {n: {"help_text": self.describe(n)} for n in visible},
             })
-            name = f"{self.spec.class_name}Serializer"
-            self.cache[key] = type(name, (ScopedSerializer,), {**attrs, "Meta": meta})
+            name = f"{self.spec.class_name}{purpose}Serializer"
+            self.cache[key] = type(name, (ScopedSerializer,), {"Meta": meta, "expansions": nested})
         return self.cache[key]
 
     def full_serializer(self):
@@ -119,7 +154,8 @@ class EntityApi:
         """Read ``?expand=a,b``: refs to entities the caller may view; else a 400 naming the field."""
         found = []
         visible = access.visible_fields(self.spec.name)
-        for name in filter(None, (part.strip() for part in text.split(","))):
+        names = dict.fromkeys(filter(None, (part.strip() for part in text.split(","))))  # 'a,a' is 'a'
+        for name in names:
             f = self.spec.field(name)
             if f is None or name not in visible or f.type is not FieldType.REF or f.to == USER \
                     or not access.can(f.to, "view"):
