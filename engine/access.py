@@ -14,8 +14,8 @@ from functools import cached_property
 from django.contrib.auth.models import AnonymousUser, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
@@ -249,13 +249,19 @@ class Access:
             if resolved is _NOTHING:
                 return None
             if hasattr(resolved, "query"):  # a queryset: membership
-                q &= Q(**{f"{lookup}__in": resolved})
+                condition = Q(**{f"{lookup}__in": resolved})
             elif isinstance(resolved, (list, tuple)):
-                q &= Q(**{f"{lookup}__in": list(resolved)})
+                condition = Q(**{f"{lookup}__in": list(resolved)})
             elif resolved is None:
-                q &= Q(**{f"{lookup}__isnull": True})
+                condition = Q(**{f"{lookup}__isnull": True})
             else:
-                q &= Q(**{lookup: resolved})
+                condition = Q(**{lookup: resolved})
+            if crosses_many(ep.model, path):
+                # A join through a many relation repeats a row once per match (duplicates in lists,
+                # MultipleObjectsReturned on get); a correlated EXISTS matches each row once.
+                manager = ep.model._default_manager
+                condition = Q(Exists(manager.filter(condition, pk=OuterRef("pk"))))
+            q &= condition
         return q
 
     def value(self, value):
@@ -456,6 +462,23 @@ def access_for(request, built):
         cached = built.policy.for_user(request.user)
         request._cabinet_access = cached
     return cached
+
+
+def crosses_many(model, path):
+    """Whether the relation path ``a.b.c`` from ``model`` passes a to-many relation (many refs or reverse refs)."""
+    for part in path.split("."):
+        if part == "id":
+            return False
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False
+        if field.many_to_many or field.one_to_many:
+            return True
+        model = field.related_model
+        if model is None:
+            return False
+    return False
 
 
 class _Nothing:

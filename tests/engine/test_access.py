@@ -1,4 +1,6 @@
 """The access policy: SQL scopes agree with the YAML for every role, entity and action of a solution."""
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, Group
@@ -295,3 +297,86 @@ def test_admin_bulk_delete_stays_within_the_delete_scope(publish_yaml, client):
     assert Ticket.objects.count() == 2
     assert delete(closed) == 302
     assert list(Ticket.objects.all()) == [opened]
+
+
+TEAMS = """
+entities:
+  team:
+    title: name
+    fields:
+      name: {type: string, required: true}
+      members: {type: refs, to: user}
+  project:
+    title: name
+    fields:
+      name: {type: string, required: true}
+      teams: {type: refs, to: team}
+      budget: {type: integer, default: 0}
+roles:
+  member:
+    staff: true
+    home: home
+    entities:
+      team: {actions: [list, view], scope: {members: $user}}
+      project: {actions: [list, view, update, delete], scope: {teams.members: $user}}
+pages:
+  home:
+    kind: dashboard
+    roles: [member]
+    cards: [{kind: counter, entity: project, title: {en: Projects}}]
+  projects: {kind: list, entity: project, roles: [member], columns: [name, budget]}
+  project: {kind: detail, entity: project, roles: [member]}
+"""
+
+
+def test_a_scope_through_many_refs_matches_each_row_once_for_every_consumer(publish_yaml, client):
+    """A user in two teams of one project sees it once: policy, API list/detail/update/delete, pages, admin."""
+    from rest_framework.test import APIClient
+
+    built, _ = publish_yaml(TEAMS)
+    Team, Project = built.model("team"), built.model("project")
+    me, other = matrix.make_users(2)
+    me.is_staff = True
+    me.save()
+    me.groups.add(Group.objects.get(name="member"))
+    red, blue, grey = (Team.objects.create(name=n) for n in ("red", "blue", "grey"))
+    red.members.set([me, other])
+    blue.members.set([me])
+    grey.members.set([other])
+    shared = Project.objects.create(name="shared")
+    shared.teams.set([red, blue])  # reaches me through two teams: a join would repeat it
+    mine = Project.objects.create(name="mine")
+    mine.teams.set([blue])
+    theirs = Project.objects.create(name="theirs")
+    theirs.teams.set([grey])
+    me = get_user_model().objects.get(pk=me.pk)
+    access = built.policy.for_user(me)
+    for action in ("list", "view", "update", "delete"):
+        rows = list(access.queryset("project", action).values_list("pk", flat=True))
+        assert sorted(rows) == sorted([shared.pk, mine.pk]), action
+    assert access.queryset("project").count() == 2
+    assert access.get("project", shared.pk, "update").pk == shared.pk
+    assert sorted(access.queryset("team").values_list("name", flat=True)) == ["blue", "red"]
+    api = APIClient()
+    api.force_authenticate(me)
+    listed = api.get("/api/project/")
+    assert listed.status_code == 200 and listed.data["count"] == 2
+    assert sorted(r["id"] for r in listed.data["results"]) == sorted([shared.pk, mine.pk])
+    assert api.get(f"/api/project/{shared.pk}/").data["name"] == "shared"
+    assert api.get(f"/api/project/{theirs.pk}/").status_code == 404
+    patched = api.patch(f"/api/project/{shared.pk}/", {"budget": 7}, format="json")
+    assert patched.status_code == 200 and patched.data["budget"] == 7
+    assert Project.objects.get(pk=shared.pk).budget == 7
+    assert api.delete(f"/api/project/{shared.pk}/").status_code == 204
+    assert not Project.objects.filter(pk=shared.pk).exists()
+    shared = Project.objects.create(name="shared again")
+    shared.teams.set([red, blue])
+    client.force_login(me)
+    home = client.get("/p/home/").content.decode()
+    assert re.search(r"Projects</h2>\s*<p class=\"big\">2</p>", home), home
+    page = client.get("/p/projects/").content.decode()
+    assert page.count("shared again") == 1 and "theirs" not in page
+    assert client.get(f"/p/project/{shared.pk}/").status_code == 200
+    admin = client.get("/admin/cabinet/project/")
+    assert admin.status_code == 200
+    assert sorted(obj.pk for obj in admin.context["cl"].result_list) == sorted([shared.pk, mine.pk])
