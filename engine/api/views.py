@@ -3,7 +3,7 @@ root, token authentication and the schema."""
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from .. import webhooks
 from ..access import AccessDenied, access_for
+from .errors import Conflict
 
 # viewset action -> policy action
 ACTIONS = {"list": "list", "retrieve": "view", "create": "create", "update": "update",
@@ -111,14 +112,21 @@ class EntityViewSet(viewsets.ModelViewSet):
         return ["id", *self.api.orderable(visible)]
 
     def perform_create(self, serializer):
-        with transaction.atomic():
-            obj = serializer.save(**self.access.resolved_forced(self.entity_name))
-            webhooks.emit(self.built, self.entity_name, "create", obj)
+        self.save(serializer, "create", **self.access.resolved_forced(self.entity_name))
 
     def perform_update(self, serializer):
-        with transaction.atomic():
-            obj = serializer.save()
-            webhooks.emit(self.built, self.entity_name, "update", obj)
+        self.save(serializer, "update")
+
+    def save(self, serializer, event, **forced):
+        """Save in a savepoint; a row written meanwhile by another request is a 400 or 409, not a 500."""
+        try:
+            with transaction.atomic():
+                obj = serializer.save(**forced)
+                webhooks.emit(self.built, self.entity_name, event, obj)
+        except IntegrityError:
+            # The checks passed before the insert: check again now that the other row is committed.
+            serializer.check_unique(serializer.validated_data)
+            raise Conflict() from None
 
     def perform_destroy(self, instance):
         with transaction.atomic():

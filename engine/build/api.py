@@ -5,9 +5,12 @@ of visible and editable fields are cached on the built version, so a request bui
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
 import django_filters
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import BigIntegerField, ForeignKey, Prefetch
 from django.http import QueryDict
 from django.urls import include, path
@@ -18,6 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
+from rest_framework.settings import api_settings
 
 from ..api.views import ApiRoot, DocsView, EntityViewSet, ObtainToken, SchemaView, TokenDetail, Tokens
 from ..fieldtypes import FieldType
@@ -61,6 +65,36 @@ class ScopedSerializer(serializers.ModelSerializer):
             raise ValidationError(errors)
         return value
 
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        self.check_unique(attrs)
+        return attrs
+
+    def check_unique(self, attrs):
+        """Check unique fields and constraints on the row as it would be saved, forced values included.
+
+        DRF's own validators skip a constraint with a field the client does not send (a value the
+        role's ``set`` forces), which left the database to answer with an IntegrityError.
+        """
+        access = self.context.get("access")
+        if access is None:
+            return
+        model = self.Meta.model
+        many = {f.name for f in model._meta.many_to_many}
+        values = {name: value for name, value in attrs.items() if name not in many}
+        if self.instance is None:
+            values.update(access.resolved_forced(model.spec.name))
+            candidate = model(**values)
+        else:
+            candidate = copy.copy(self.instance)
+            for name, value in values.items():
+                setattr(candidate, name, value)
+        try:
+            candidate.validate_unique()
+            candidate.validate_constraints()
+        except DjangoValidationError as exc:
+            raise ValidationError(unique_errors(exc, model, access, set(attrs))) from None
+
     def to_representation(self, instance):
         data = super().to_representation(instance)
         for name, nested in self.expansions.items():
@@ -85,6 +119,27 @@ class ScopedSerializer(serializers.ModelSerializer):
             elif not access.is_superuser:  # a ref to the user: yourself, unless you may see everyone
                 related.queryset = queryset.model._default_manager.filter(pk=access.user.pk)
         return fields
+
+
+def unique_errors(exc, model, access, sent):
+    """Map Django's unique errors to ``{field: [error]}`` with code ``unique``, on a field the client sent.
+
+    A conflict over several fields goes to the first of them the client sent (else ``non_field_errors``);
+    the message names only fields the caller may see.
+    """
+    spec = model.spec
+    visible = set(access.visible_fields(spec.name))
+    errors = {}
+    for key, found in exc.error_dict.items():
+        for error in found:
+            fields = tuple((error.params or {}).get("unique_check") or ((key,) if key != NON_FIELD_ERRORS else ()))
+            target = next((f for f in fields if f in sent), None) or (
+                key if key in sent else api_settings.NON_FIELD_ERRORS_KEY)
+            shown = [str(model._meta.get_field(f).verbose_name) for f in fields if f in visible]
+            message = (f"A {model._meta.verbose_name} with this {' and '.join(shown)} already exists." if shown
+                       else f"This {model._meta.verbose_name} already exists.")
+            errors.setdefault(target, []).append(serializers.ErrorDetail(message, code="unique"))
+    return errors
 
 
 class EntityApi:
