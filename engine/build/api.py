@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.settings import api_settings
 
+from ..api.filters import FilterSet
 from ..api.views import ApiRoot, DocsView, EntityViewSet, ObtainToken, SchemaView, TokenDetail, Tokens
 from ..fieldtypes import FieldType
 from ..spec import USER
@@ -199,7 +200,7 @@ class EntityApi:
                     BigIntegerField: {"filter_class": django_filters.NumberFilter, "extra": lambda f: BIGINT},
                 },
             })
-            self.cache[key] = type(f"{self.spec.class_name}FilterSet", (django_filters.FilterSet,), {"Meta": meta})
+            self.cache[key] = type(f"{self.spec.class_name}FilterSet", (FilterSet,), {"Meta": meta})
         return self.cache[key]
 
     def orderable(self, visible):
