@@ -1,5 +1,5 @@
 """API errors in one shape: ``{field: [{"message": ..., "code": ...}]}``, ``detail`` for the rest."""
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models.deletion import ProtectedError, RestrictedError
@@ -7,6 +7,8 @@ from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.fields import get_error_detail
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .parsers import TooLarge, TooManyFields
 
 
 def _details(data):
@@ -53,6 +55,10 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError(detail if isinstance(detail, dict) else {"non_field_errors": detail})
     elif isinstance(exc, (ProtectedError, RestrictedError)):
         exc = InUse(_in_use_message(exc))
+    elif isinstance(exc, RequestDataTooBig):  # Django refuses the body when DRF reads request.body
+        exc = TooLarge(str(exc))
+    elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        exc = TooManyFields(str(exc))
     elif isinstance(exc, IntegrityError):
         exc = Conflict()  # a constraint the checks before the write could not see (a concurrent write)
     elif isinstance(exc, Http404):

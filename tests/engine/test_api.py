@@ -110,16 +110,49 @@ def resort(solution):
     return built, people
 
 
-def test_create_forces_values_and_ignores_read_only_fields(resort):
+def test_create_forces_values_and_refuses_read_only_hidden_and_unknown_keys(resort):
     built, people = resort
     client = api_for(people["anna"])
     boris_guest = built.model("guest").objects.get(user=people["boris"])
+    Booking = built.model("booking")
     response = client.post("/api/booking/", {"excursion": people["trip"].pk, "seats": 2, "guest": boris_guest.pk,
-                                             "status": "confirmed"}, format="json")
+                                             "status": "confirmed", "id": 77, "seat": 3}, format="json")
+    unknown = "Unknown field; the fields you may write here: excursion, note, seats."
+    assert (response.status_code, response.data) == (400, {
+        "guest": [{"message": unknown, "code": "unknown"}],  # forced and hidden: as if it did not exist
+        "status": [{"message": "This field is read-only.", "code": "read_only"}],
+        "id": [{"message": "This field is read-only.", "code": "read_only"}],
+        "seat": [{"message": unknown, "code": "unknown"}],  # a typo is named, not dropped
+    })
+    assert not Booking.objects.exists()
+    response = client.post("/api/booking/", {"excursion": people["trip"].pk, "seats": 2}, format="json")
     assert response.status_code == 201, response.data
-    booking = built.model("booking").objects.get(pk=response.data["id"])
-    assert (booking.guest.user, booking.status) == (people["anna"], "requested")
+    booking = Booking.objects.get(pk=response.data["id"])
+    assert (booking.guest.user, booking.status, booking.seats) == (people["anna"], "requested", 2)
     assert set(response.data) == {"id", "excursion", "seats", "status", "note", "created_at"}  # no 'guest'
+    url = f"/api/booking/{booking.pk}/"
+    clerk = api_for(people["clerk"])  # reception may update bookings: every field but none is refused silently
+    for body, key, code in (({"status": "cancelled"}, "status", None), ({"id": 5}, "id", "read_only"),
+                            ({"nope": 1}, "nope", "unknown")):
+        response = clerk.patch(url, body, format="json")
+        if code is None:
+            assert response.status_code == 200 and Booking.objects.get(pk=booking.pk).status == "cancelled"
+        else:
+            assert response.status_code == 400 and response.data[key][0]["code"] == code, response.data
+    anna = client.patch(url, {"status": "confirmed"}, format="json")
+    assert anna.status_code == 403  # a guest may not update bookings at all
+    assert Booking.objects.get(pk=booking.pk).status == "cancelled"
+
+
+def test_form_bodies_are_checked_like_json(resort):
+    built, people = resort
+    client = api_for(people["anna"])
+    response = client.post("/api/booking/", {"excursion": people["trip"].pk, "seats": 2, "status": "x",
+                                             "csrfmiddlewaretoken": "t"}, format="multipart")
+    assert response.status_code == 400 and set(response.data) == {"status"}
+    response = client.post("/api/booking/", {"excursion": people["trip"].pk, "seats": 3,
+                                             "csrfmiddlewaretoken": "t"}, format="multipart")
+    assert response.status_code == 201 and built.model("booking").objects.get().seats == 3
 
 
 def test_validation_errors_have_codes_per_field(resort):
@@ -291,4 +324,5 @@ def test_odd_utc_offsets_are_converted_not_a_server_error(resort):
     response = clerk.get("/api/excursion/", {"starts_at__gt": "0255-08-18T19:50:58.1+21:39"})
     assert response.status_code == 200
     response = clerk.get("/api/excursion/", {"starts_at__gt": "0001-01-01T00:00:00+01:00"})
-    assert response.status_code == 400 and response.data["non_field_errors"][0]["code"] == "invalid"
+    assert response.status_code == 400 and set(response.data) == {"starts_at__gt"}
+    assert response.data["starts_at__gt"][0]["code"] == "invalid"
