@@ -11,12 +11,14 @@ import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
+from guardian.conf import settings as guardian_settings
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from .fieldtypes import FieldType
@@ -90,6 +92,12 @@ class Policy:
                     edit=None if grant.edit_fields is None else frozenset(grant.edit_fields),
                     forced=grant.forced,
                 )
+        self.staff_groups = {role.name: role.group for role in spec.roles if role.staff}
+        # Profile entities link one row to one account (a unique ref to the user): whoever may see the
+        # row may pick its account in a user ref (an employee picks colleagues of their company).
+        self.profiles = tuple(
+            (e.name, f.name) for e in spec.entities for f in e.fields
+            if f.type is FieldType.REF and f.to == USER and f.unique)
         self._permissions = {}
 
     def permission_id(self, model, action):
@@ -280,6 +288,35 @@ class Access:
         if len(parts) == 2:
             return rows.values("pk")
         return rows.values(parts[2])
+
+    def ref_choices(self, entity, field):
+        """The rows the user may pick for ref (or many-ref) ``field`` of ``entity``: one rule for every form.
+
+        A ref to an entity offers the rows the user may view. A ref to the user offers the accounts
+        within the user's reach: themselves, the members of their staff roles, and the accounts of the
+        profile rows (entities with a unique ref to the user) they may view. Never guardian's
+        anonymous account, never everyone; a superuser may pick any real account.
+        """
+        spec = self.entity(entity).entity.field(field)
+        if spec is None or spec.type not in (FieldType.REF, FieldType.REFS):
+            raise ValueError(f"'{entity}.{field}' is not a ref")
+        if spec.to != USER:
+            return self.queryset(spec.to, "view")
+        User = get_user_model()
+        accounts = User._default_manager.exclude(**{User.USERNAME_FIELD: guardian_settings.ANONYMOUS_USER_NAME})
+        if self.is_superuser:
+            return accounts
+        if not self.user.is_authenticated:
+            return accounts.none()
+        condition = Q(pk=self.user.pk)
+        groups = [self.policy.staff_groups[role] for role in self.roles if role in self.policy.staff_groups]
+        if groups:
+            members = User.groups.through.objects.filter(group__name__in=groups).values("user_id")
+            condition |= Q(pk__in=members)
+        for profile, link in self.policy.profiles:
+            if self.can(profile, "view"):
+                condition |= Q(pk__in=self.queryset(profile, "view").values(link))
+        return accounts.filter(condition)
 
     # --- object-level grants (django-guardian) ---------------------------------------------
 

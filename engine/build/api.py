@@ -109,16 +109,11 @@ class ScopedSerializer(serializers.ModelSerializer):
         access = self.context.get("access")
         if access is None:
             return fields
-        for field in fields.values():
+        for name, field in fields.items():
             related = getattr(field, "child_relation", field)
-            queryset = getattr(related, "queryset", None)
-            if related.read_only or queryset is None:
+            if related.read_only or getattr(related, "queryset", None) is None:
                 continue
-            spec = getattr(queryset.model, "spec", None)
-            if spec is not None:
-                related.queryset = access.queryset(spec.name, "view")
-            elif not access.is_superuser:  # a ref to the user: yourself, unless you may see everyone
-                related.queryset = queryset.model._default_manager.filter(pk=access.user.pk)
+            related.queryset = access.ref_choices(self.Meta.model.spec.name, name)  # the pages' rule too
         return fields
 
 

@@ -380,3 +380,77 @@ def test_a_scope_through_many_refs_matches_each_row_once_for_every_consumer(publ
     admin = client.get("/admin/cabinet/project/")
     assert admin.status_code == 200
     assert sorted(obj.pk for obj in admin.context["cl"].result_list) == sorted([shared.pk, mine.pk])
+
+
+def _choices(queryset):
+    return set(queryset.values_list("pk", flat=True))
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, indirect=True)
+def test_api_and_page_forms_offer_the_same_ref_choices(solution):
+    """One rule (``Access.ref_choices``) for every ref and user ref, every role: the API and pages agree."""
+    from django import forms
+
+    from engine.fieldtypes import FieldType
+    from engine.pages.views import FormView
+
+    built = solution
+    owners = matrix.make_users(2)
+    matrix.make_rows(built, owners)
+    get_user_model().objects.get_or_create(username="AnonymousUser")  # django-guardian's anonymous account
+    compared = 0
+    for role in built.spec.roles:
+        for user in matrix.give_role(owners, role)[:1]:
+            access = built.policy.for_user(user)
+            for entity in built.spec.entities:
+                refs = [f.name for f in entity.fields if f.type in (FieldType.REF, FieldType.REFS)]
+                if not refs:
+                    continue
+                serializer = built.api.entity(entity.name).serializer(refs, refs)(context={"access": access})
+                view = FormView()
+                view.access = access
+                form = view.scoped(forms.modelform_factory(built.model(entity.name), fields=refs)())
+                for name in refs:
+                    rule = _choices(access.ref_choices(entity.name, name))
+                    field = serializer.fields[name]
+                    api = _choices(getattr(field, "child_relation", field).queryset)
+                    assert api == rule == _choices(form.fields[name].queryset), (role.name, entity.name, name)
+                    assert "AnonymousUser" not in {str(u) for u in access.ref_choices(entity.name, name)[:500]}
+                    compared += 1
+    assert compared >= len(built.spec.roles) * 3
+
+
+@pytest.mark.parametrize("solution", ["tests/fixtures/b2b"], indirect=True)
+def test_a_user_ref_offers_the_accounts_within_the_roles_reach(solution):
+    from rest_framework.test import APIClient
+
+    built = solution
+    Company, Employee, Order = built.model("company"), built.model("employee"), built.model("purchase_order")
+    acme, globex = Company.objects.create(name="Acme"), Company.objects.create(name="Globex")
+    buyer, colleague, outsider, stranger, supplier, supplier2 = matrix.make_users(6)
+    for user, company in ((buyer, acme), (colleague, acme), (outsider, globex)):
+        user.groups.add(Group.objects.get(name="buyer"))
+        Employee.objects.create(user=user, company=company, name=user.username)
+    for user in (supplier, supplier2):
+        user.groups.add(Group.objects.get(name="supplier"))
+    anonymous, _ = get_user_model().objects.get_or_create(username="AnonymousUser")
+    fresh = get_user_model().objects.get
+    # an employee picks employees of their own company (and themselves), nobody else
+    buyer_access = built.policy.for_user(fresh(pk=buyer.pk))
+    assert _choices(buyer_access.ref_choices("purchase_order", "created_by")) == {buyer.pk, colleague.pk}
+    # staff of a role pick each other, and the accounts of every profile they may view
+    staff = built.policy.for_user(fresh(pk=supplier.pk))
+    assert _choices(staff.ref_choices("purchase_order", "created_by")) == {
+        buyer.pk, colleague.pk, outsider.pk, supplier.pk, supplier2.pk}
+    assert stranger.pk not in _choices(staff.ref_choices("employee", "user")) and anonymous.pk not in _choices(
+        staff.ref_choices("employee", "user"))
+    # the API applies it: a supplier may set an order's author to an employee, not to a stranger
+    order = Order.objects.create(company=acme, created_by=buyer, status="submitted")
+    client = APIClient()
+    client.force_authenticate(fresh(pk=supplier.pk))
+    refused = client.patch(f"/api/purchase_order/{order.pk}/", {"created_by": stranger.pk}, format="json")
+    assert refused.status_code == 400 and refused.data["created_by"][0]["code"] == "does_not_exist"
+    refused = client.patch(f"/api/purchase_order/{order.pk}/", {"created_by": anonymous.pk}, format="json")
+    assert refused.status_code == 400
+    moved = client.patch(f"/api/purchase_order/{order.pk}/", {"created_by": outsider.pk}, format="json")
+    assert moved.status_code == 200 and Order.objects.get(pk=order.pk).created_by_id == outsider.pk
