@@ -249,8 +249,8 @@ def _transition_action(name, api):
 
     handler.__name__ = f"transition_{name}"
     handler.__doc__ = f"Fire the workflow transition '{name}' on one {api.spec.name}."
-    handler = extend_schema(request=None, responses=api.full_serializer(),
-                            tags=[str(api.spec.plural.get(api.built.spec.default_language))])(handler)
+    # The response is the caller's own view of the row (get_serializer_class), as in the other operations.
+    handler = extend_schema(request=None, tags=[str(api.spec.plural.get(api.built.spec.default_language))])(handler)
     return action(detail=True, methods=["post"], url_path=name, url_name=name)(handler)
 
 

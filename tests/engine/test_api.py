@@ -294,7 +294,7 @@ def test_api_root_lists_what_the_user_may_use(resort):
 
 def test_openapi_schema_from_the_specs(resort):
     built, people = resort
-    schema = api_for(people["anna"]).get("/api/schema/?format=json").json()
+    schema = api_for(people["clerk"]).get("/api/schema/?format=json").json()
     booking = schema["components"]["schemas"]["Booking"]
     assert set(booking["required"]) >= {"id", "guest", "excursion"}
     assert booking["properties"]["seats"]["maximum"] == 10
@@ -307,6 +307,48 @@ def test_openapi_schema_from_the_specs(resort):
     assert "/api/service_order/{id}/deliver/" in schema["paths"]
     docs = api_for(people["anna"]).get("/api/docs/")
     assert docs.status_code == 200 and b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in docs.content
+
+
+def operations(schema):
+    return {(path, method) for path, item in schema["paths"].items() for method in item
+            if method in ("get", "post", "put", "patch", "delete")}
+
+
+def test_each_role_gets_its_own_schema(resort):
+    """Fields, write fields, operations and transitions of the caller's roles; nothing else is named."""
+    built, people = resort
+    guest = api_for(people["anna"]).get("/api/schema/?format=json").json()
+    booking = guest["components"]["schemas"]["Booking"]
+    assert set(booking["properties"]) == {"id", "excursion", "seats", "status", "note", "created_at"}
+    assert {n for n, p in booking["properties"].items() if p.get("readOnly")} == {
+        "id", "excursion", "seats", "status", "note", "created_at"}  # a guest never updates a booking
+    create = guest["components"]["schemas"]["BookingCreateRequest"]
+    assert set(create["properties"]) == {"excursion", "seats", "note"}  # 'guest' is forced, 'status' read-only
+    booking_ops = {op for op in operations(guest) if op[0].startswith("/api/booking/")}
+    assert booking_ops == {("/api/booking/", "get"), ("/api/booking/", "post"), ("/api/booking/{id}/", "get"),
+                           ("/api/booking/{id}/cancel/", "post")}
+    assert ("/api/room/{id}/", "get") in operations(guest) and "/api/room/" not in guest["paths"]  # view, no list
+    assert "/api/service_order/{id}/deliver/" not in guest["paths"]
+    filters = {p["name"] for p in guest["paths"]["/api/booking/"]["get"]["parameters"]}
+    assert "guest" not in filters and "seats__gte" in filters
+    guest_profile = guest["components"]["schemas"]["Guest"]
+    assert "user" not in guest_profile["properties"]  # hidden from guests everywhere in their schema
+    assert "PatchedGuestRequest" in guest["components"]["schemas"]
+    clerk = api_for(people["clerk"]).get("/api/schema/?format=json").json()
+    assert "guest" in clerk["components"]["schemas"]["Booking"]["properties"]
+    assert ("/api/booking/{id}/confirm/", "post") in operations(clerk)
+    assert ("/api/booking/", "post") not in operations(clerk) and ("/api/booking/{id}/", "delete") not in \
+        operations(clerk)  # reception neither creates nor deletes bookings
+    tiny = get_user_model().objects.create_user("tiny-schema")
+    empty = api_for(tiny).get("/api/schema/?format=json").json()
+    assert not any(p.startswith(("/api/booking", "/api/guest")) for p in empty["paths"])
+    assert "Booking" not in empty.get("components", {}).get("schemas", {})
+    boss = get_user_model().objects.create_superuser("boss-schema")
+    full = api_for(boss).get("/api/schema/?format=json").json()
+    assert operations(full) > operations(clerk) | operations(guest)
+    # one schema per set of abilities: boris (a guest too) gets anna's, from the cache
+    assert api_for(people["boris"]).get("/api/schema/?format=json").json() == guest
+    assert len(built._schema_cache) == 4  # guest, reception, no role, superuser
 
 
 def test_schema_descriptions_follow_the_language(resort):
