@@ -30,12 +30,18 @@ def listed(client, entity):
     return ids
 
 
-def status_rolled_back(call):
-    """The status of a writing request, whose effects are then rolled back."""
+def rolled_back(call, check=None):
+    """The response of a writing request, with ``check(response)`` run before its effects are rolled back."""
     with transaction.atomic():
         response = call()
+        if check is not None:
+            check(response)
         transaction.set_rollback(True)
-    return response.status_code
+    return response
+
+
+def status_rolled_back(call):
+    return rolled_back(call).status_code
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, indirect=True)
@@ -43,12 +49,14 @@ def test_access_matrix_through_the_api(solution):
     built = solution
     owners = matrix.make_users(2)
     matrix.make_rows(built, owners)
+    writes = 0
     for role in built.spec.roles:
         users = matrix.give_role(owners, role)
         for entity in built.spec.entities:
             rows = list(built.model(entity.name).objects.all())
             for user in users:
                 client = api_for(user)
+                access = built.policy.for_user(user)
                 visible = matrix.expected(built, role, entity, "view", user, rows)
                 can_list = matrix.expected(built, role, entity, "list", user, rows)
                 if role.grant(entity.name) and ("all" in role.grant(entity.name).actions
@@ -59,11 +67,10 @@ def test_access_matrix_through_the_api(solution):
                 for row in rows:
                     url = f"/api/{entity.name}/{row.pk}/"
                     assert client.get(url).status_code == (200 if row.pk in visible else 404)
-                    for action, call, ok in (("update", lambda u=url, c=client: c.patch(u, {}, format="json"), {200}),
-                                             ("delete", lambda u=url, c=client: c.delete(u), {204, 409})):
-                        want = matrix.expected(built, role, entity, action, user, rows)
-                        codes = ok if row.pk in want else {403 if row.pk in visible else 404}
-                        assert status_rolled_back(call) in codes, (role.name, entity.name, action, row.pk)
+                    writes += check_update(built, role, entity, user, access, client, row, rows, visible)
+                    want = matrix.expected(built, role, entity, "delete", user, rows)
+                    codes = {204, 409} if row.pk in want else {403 if row.pk in visible else 404}
+                    assert status_rolled_back(lambda u=url, c=client: c.delete(u)) in codes, (role.name, entity.name)
                     for name, (wf, t) in transitions_of(built.spec, entity.name).items():
                         may = matrix.expected(built, role, entity, name, user, rows) if (
                             not t.roles or role.name in t.roles) else set()
@@ -74,10 +81,55 @@ def test_access_matrix_through_the_api(solution):
                             code = 403 if (row.pk in visible or row.pk in granted) else 404
                         got = status_rolled_back(lambda u=url, c=client, n=name: c.post(f"{u}{n}/"))
                         assert got == code, (role.name, entity.name, name, row.pk)
-                grant = role.grant(entity.name)
-                creates = grant is not None and ("all" in grant.actions or "create" in grant.actions)
-                code = status_rolled_back(lambda c=client, e=entity.name: c.post(f"/api/{e}/", {}, format="json"))
-                assert (code in (201, 400)) if creates else code == 403, (role.name, entity.name, code)
+                writes += check_create(built, role, entity, user, access, client)
+    assert writes >= 20
+
+
+def check_update(built, role, entity, user, access, client, row, rows, visible):
+    """PATCH a real change: stored when the role may update the row, refused (and unchanged) otherwise."""
+    may = row.pk in matrix.expected(built, role, entity, "update", user, rows)
+    names = access.editable_fields(entity.name, "update") if may else entity.field_names
+    name, value = matrix.change(built, entity, row, names)
+    body = {} if name is None else {name: value}
+    Model = type(row)
+
+    def check(response):
+        if may:
+            assert response.status_code == 200, (role.name, entity.name, body, response.data)
+            if name is not None:
+                assert matrix.stored(Model.objects.get(pk=row.pk), name, entity) == value, (role.name, entity.name)
+        else:
+            assert response.status_code == (403 if row.pk in visible else 404), (role.name, entity.name)
+            if name is not None:
+                assert matrix.stored(Model.objects.get(pk=row.pk), name, entity) == getattr(row, name)
+
+    rolled_back(lambda: client.patch(f"/api/{entity.name}/{row.pk}/", body, format="json"), check)
+    return int(may and name is not None)
+
+
+def check_create(built, role, entity, user, access, client):
+    """POST a valid body: 201 with exactly the values sent (and forced) when the role creates, else 403."""
+    grant = role.grant(entity.name)
+    creates = grant is not None and ("all" in grant.actions or "create" in grant.actions)
+    editable = access.editable_fields(entity.name, "create")
+    body = matrix.create_body(built, entity, user, editable) if creates else {}
+    forced = access.resolved_forced(entity.name) if creates else {}
+    Model = built.model(entity.name)
+
+    def check(response):
+        if not creates:
+            assert response.status_code == 403, (role.name, entity.name)
+            return
+        assert response.status_code == 201, (role.name, entity.name, body, response.data)
+        obj = Model.objects.get(pk=response.data["id"])
+        for name, value in body.items():
+            want = sorted(value) if isinstance(value, list) else value
+            assert matrix.stored(obj, name, entity) == want, (role.name, entity.name, name)
+        for name, value in forced.items():
+            assert getattr(obj, name) == value, (role.name, entity.name, name)
+
+    rolled_back(lambda: client.post(f"/api/{entity.name}/", body, format="json"), check)
+    return int(creates)
 
 
 def test_anonymous_clients_are_refused(solution):
