@@ -131,6 +131,9 @@ def unique_errors(exc, model, access, sent):
             fields = tuple((error.params or {}).get("unique_check") or ((key,) if key != NON_FIELD_ERRORS else ()))
             target = next((f for f in fields if f in sent), None) or (
                 key if key in sent else api_settings.NON_FIELD_ERRORS_KEY)
+            if error.code not in ("unique", "unique_together"):  # another constraint: its own words
+                errors.setdefault(target, []).append(serializers.ErrorDetail(error.messages[0], code=error.code))
+                continue
             shown = [str(model._meta.get_field(f).verbose_name) for f in fields if f in visible]
             message = (f"A {model._meta.verbose_name} with this {' and '.join(shown)} already exists." if shown
                        else f"This {model._meta.verbose_name} already exists.")
