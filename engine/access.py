@@ -11,12 +11,14 @@ import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
+from guardian.conf import settings as guardian_settings
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from .fieldtypes import FieldType
@@ -90,6 +92,12 @@ class Policy:
                     edit=None if grant.edit_fields is None else frozenset(grant.edit_fields),
                     forced=grant.forced,
                 )
+        self.staff_groups = {role.name: role.group for role in spec.roles if role.staff}
+        # Profile entities link one row to one account (a unique ref to the user): whoever may see the
+        # row may pick its account in a user ref (an employee picks colleagues of their company).
+        self.profiles = tuple(
+            (e.name, f.name) for e in spec.entities for f in e.fields
+            if f.type is FieldType.REF and f.to == USER and f.unique)
         self._permissions = {}
 
     def permission_id(self, model, action):
@@ -249,13 +257,19 @@ class Access:
             if resolved is _NOTHING:
                 return None
             if hasattr(resolved, "query"):  # a queryset: membership
-                q &= Q(**{f"{lookup}__in": resolved})
+                condition = Q(**{f"{lookup}__in": resolved})
             elif isinstance(resolved, (list, tuple)):
-                q &= Q(**{f"{lookup}__in": list(resolved)})
+                condition = Q(**{f"{lookup}__in": list(resolved)})
             elif resolved is None:
-                q &= Q(**{f"{lookup}__isnull": True})
+                condition = Q(**{f"{lookup}__isnull": True})
             else:
-                q &= Q(**{lookup: resolved})
+                condition = Q(**{lookup: resolved})
+            if crosses_many(ep.model, path):
+                # A join through a many relation repeats a row once per match (duplicates in lists,
+                # MultipleObjectsReturned on get); a correlated EXISTS matches each row once.
+                manager = ep.model._default_manager
+                condition = Q(Exists(manager.filter(condition, pk=OuterRef("pk"))))
+            q &= condition
         return q
 
     def value(self, value):
@@ -274,6 +288,35 @@ class Access:
         if len(parts) == 2:
             return rows.values("pk")
         return rows.values(parts[2])
+
+    def ref_choices(self, entity, field):
+        """The rows the user may pick for ref (or many-ref) ``field`` of ``entity``: one rule for every form.
+
+        A ref to an entity offers the rows the user may view. A ref to the user offers the accounts
+        within the user's reach: themselves, the members of their staff roles, and the accounts of the
+        profile rows (entities with a unique ref to the user) they may view. Never guardian's
+        anonymous account, never everyone; a superuser may pick any real account.
+        """
+        spec = self.entity(entity).entity.field(field)
+        if spec is None or spec.type not in (FieldType.REF, FieldType.REFS):
+            raise ValueError(f"'{entity}.{field}' is not a ref")
+        if spec.to != USER:
+            return self.queryset(spec.to, "view")
+        User = get_user_model()
+        accounts = User._default_manager.exclude(**{User.USERNAME_FIELD: guardian_settings.ANONYMOUS_USER_NAME})
+        if self.is_superuser:
+            return accounts
+        if not self.user.is_authenticated:
+            return accounts.none()
+        condition = Q(pk=self.user.pk)
+        groups = [self.policy.staff_groups[role] for role in self.roles if role in self.policy.staff_groups]
+        if groups:
+            members = User.groups.through.objects.filter(group__name__in=groups).values("user_id")
+            condition |= Q(pk__in=members)
+        for profile, link in self.policy.profiles:
+            if self.can(profile, "view"):
+                condition |= Q(pk__in=self.queryset(profile, "view").values(link))
+        return accounts.filter(condition)
 
     # --- object-level grants (django-guardian) ---------------------------------------------
 
@@ -392,21 +435,33 @@ class Access:
             result[name] = resolved
         return result
 
+    def input_errors(self, entity, keys, action="update"):
+        """{key: [ValidationError]} for input keys the user may not write in ``action``.
+
+        A visible field the user may not edit (or that the server sets, or ``id``) is ``read_only``; a
+        hidden field is ``unknown`` like a key the entity does not have, so input cannot probe what is
+        hidden. Clients learn about typos instead of having their values dropped.
+        """
+        editable = set(self.editable_fields(entity, action))
+        visible = {"id", *self.visible_fields(entity)}
+        errors = {}
+        for key in keys:
+            if key in editable:
+                continue
+            if key in visible:
+                errors[key] = [ValidationError("This field is read-only.", code="read_only")]
+            else:
+                hint = ", ".join(sorted(editable)) or "none"
+                errors[key] = [ValidationError(f"Unknown field; the fields you may write here: {hint}.",
+                                               code="unknown")]
+        return errors
+
     def clean_input(self, entity, data, action="update"):
         """Keep only editable fields of ``data``; reject hidden or read-only ones with field errors."""
-        editable = set(self.editable_fields(entity, action))
-        visible = set(self.visible_fields(entity))
-        errors = {}
-        clean = {}
-        for name, value in data.items():
-            if name in editable:
-                clean[name] = value
-            elif name in visible or name in {n for n, _ in self.forced(entity)}:
-                errors[name] = [ValidationError("This field is read-only.", code="read_only")]
-            else:
-                errors[name] = [ValidationError("Unknown field.", code="unknown_field")]
+        errors = self.input_errors(entity, data, action)
         if errors:
             raise ValidationError(errors)
+        clean = dict(data)
         if action == "create":
             clean.update(self.resolved_forced(entity))
         return clean
@@ -444,6 +499,23 @@ def access_for(request, built):
         cached = built.policy.for_user(request.user)
         request._cabinet_access = cached
     return cached
+
+
+def crosses_many(model, path):
+    """Whether the relation path ``a.b.c`` from ``model`` passes a to-many relation (many refs or reverse refs)."""
+    for part in path.split("."):
+        if part == "id":
+            return False
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False
+        if field.many_to_many or field.one_to_many:
+            return True
+        model = field.related_model
+        if model is None:
+            return False
+    return False
 
 
 class _Nothing:

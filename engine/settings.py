@@ -196,6 +196,10 @@ REST_FRAMEWORK = {
         "login": os.environ.get("CABINET_API_RATE_LOGIN", "10/minute"),
     },
     "EXCEPTION_HANDLER": "engine.api.errors.exception_handler",
+    # Bounded size, nesting and field count for every body, the login endpoints' included.
+    "DEFAULT_PARSER_CLASSES": [
+        "engine.api.parsers.JSONParser", "engine.api.parsers.FormParser", "engine.api.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "engine.api.pagination.Pagination",
     "PAGE_SIZE": 20,
 }

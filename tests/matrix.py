@@ -179,3 +179,65 @@ def expected(built, role, entity, action, user, rows):
         if ok:
             found.add(row.pk)
     return found
+
+
+# --- write bodies for the API matrix ----------------------------------------------------------------
+
+UPLOADS = (FieldType.IMAGE, FieldType.FILE)
+
+
+def change(built, entity, row, names):
+    """(field, new value) for the first plain field of ``names`` whose sample differs from ``row``'s value."""
+    for name in names:
+        f = entity.field(name)
+        if f.type in UPLOADS or f.type in (FieldType.REF, FieldType.REFS) or f.unique:
+            continue
+        for variant in (1, 0):
+            value = sample(f, variant)
+            if value != getattr(row, name):
+                return name, value
+    return None, None
+
+
+def create_body(built, entity, user, editable):
+    """A valid create body over ``editable``: samples, and refs to rows the oracle says the user may view."""
+    body = {}
+    for name in editable:
+        f = entity.field(name)
+        if f.type in UPLOADS:
+            continue
+        if f.type in (FieldType.REF, FieldType.REFS):
+            if f.to == USER:
+                target = user.pk
+                if f.unique:  # the caller has a profile already: pick a fresh member of the caller's group
+                    fresh = get_user_model().objects.create_user(f"fresh{next(counter)}")
+                    fresh.groups.set(user.groups.all())
+                    target = fresh.pk
+            else:
+                rows = list(built.model(f.to).objects.order_by("pk"))
+                seen = set()
+                for role in built.spec.roles:
+                    if role.group in {g.name for g in user.groups.all()}:
+                        seen |= expected(built, role, built.spec.entity(f.to), "view", user, rows)
+                free = sorted(seen - _used(built, entity, f)) if f.unique else sorted(seen)
+                if not free:
+                    continue
+                target = free[0]
+            body[name] = [target] if f.type is FieldType.REFS else target
+        else:
+            body[name] = sample(f, 0)
+    return body
+
+
+def _used(built, entity, f):
+    return set(built.model(entity.name).objects.values_list(f.name, flat=True))
+
+
+def stored(obj, name, entity):
+    """The value of field ``name`` of ``obj`` as a create body gives it (ids for refs)."""
+    f = entity.field(name)
+    if f.type is FieldType.REF:
+        return getattr(obj, f"{name}_id")
+    if f.type is FieldType.REFS:
+        return sorted(getattr(obj, name).values_list("pk", flat=True))
+    return getattr(obj, name)

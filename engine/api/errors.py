@@ -1,11 +1,14 @@
 """API errors in one shape: ``{field: [{"message": ..., "code": ...}]}``, ``detail`` for the rest."""
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.db.models.deletion import ProtectedError, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.fields import get_error_detail
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .parsers import TooLarge, TooManyFields
 
 
 def _details(data):
@@ -31,6 +34,14 @@ class InUse(exceptions.APIException):
     default_code = "protected"
 
 
+class Conflict(exceptions.APIException):
+    """A write the database refused because of a concurrent change (HTTP 409); retrying may succeed."""
+
+    status_code = 409
+    default_detail = "The data changed while this was being saved; reload and try again."
+    default_code = "conflict"
+
+
 def _in_use_message(exc):
     blockers = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
     kinds = sorted({str(obj._meta.verbose_name_plural) for obj in blockers})
@@ -44,6 +55,12 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError(detail if isinstance(detail, dict) else {"non_field_errors": detail})
     elif isinstance(exc, (ProtectedError, RestrictedError)):
         exc = InUse(_in_use_message(exc))
+    elif isinstance(exc, RequestDataTooBig):  # Django refuses the body when DRF reads request.body
+        exc = TooLarge(str(exc))
+    elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        exc = TooManyFields(str(exc))
+    elif isinstance(exc, IntegrityError):
+        exc = Conflict()  # a constraint the checks before the write could not see (a concurrent write)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -3,35 +3,27 @@ root, token authentication and the schema."""
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
-from django.db import transaction
-from django_filters.rest_framework import DjangoFilterBackend
+from django.db import IntegrityError, transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from knox.models import AuthToken
-from rest_framework import filters, permissions, serializers, status, viewsets
+from rest_framework import exceptions, permissions, serializers, status, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from .. import webhooks
-from ..access import AccessDenied, access_for
+from .. import webhooks, workflow
+from ..access import access_for
+from ..spec import ACTIONS as ENTITY_ACTIONS
+from .errors import Conflict
+from .filters import FilterBackend, OrderingFilter, SearchFilter
 
 # viewset action -> policy action
 ACTIONS = {"list": "list", "retrieve": "view", "create": "create", "update": "update",
            "partial_update": "update", "destroy": "delete"}
-
-
-class FilterBackend(DjangoFilterBackend):
-    """django-filter, skipped when no query parameter names a filter (building the form costs milliseconds)."""
-
-    def filter_queryset(self, request, queryset, view):
-        names = view.filterset_class.base_filters
-        if not any(param in names for param in request.query_params):
-            return queryset
-        return super().filter_queryset(request, queryset, view)
 
 
 class EntityViewSet(viewsets.ModelViewSet):
@@ -40,7 +32,7 @@ class EntityViewSet(viewsets.ModelViewSet):
     built = None
     entity_name = None
     api = None  # engine.build.api.EntityApi
-    filter_backends = [FilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    filter_backends = [FilterBackend, SearchFilter, OrderingFilter]
     lookup_value_regex = r"[0-9]+"
 
     @property
@@ -57,10 +49,26 @@ class EntityViewSet(viewsets.ModelViewSet):
         """True while drf-spectacular inspects the view to write the schema."""
         return getattr(self, "swagger_fake_view", False)
 
+    @property
+    def everything(self):
+        """True when the schema is written without a caller (e.g. from the command line): show every field."""
+        if not self.fake:
+            return False
+        request = getattr(self, "request", None)
+        return request is None or not request.user.is_authenticated
+
     def check_permissions(self, request):
         super().check_permissions(request)
+        if self.fake and not self.everything:
+            # Writing a caller's schema: an operation is listed only if the caller may run it on some row.
+            action, transition = self.policy_action, (self.action or "").startswith("transition_")
+            allowed = (workflow.allowed(self.access, self.entity_name, action) if transition
+                       else self.access.can(self.entity_name, action))
+            if not allowed:
+                raise exceptions.PermissionDenied()
         if self.action in ("list", "create") and not self.access.can(self.entity_name, self.policy_action):
-            raise AccessDenied(f"You may not {self.policy_action} {self.entity_name}.")
+            # DRF's own exception: the browsable API probes this to decide which forms to show.
+            raise exceptions.PermissionDenied(f"You may not {self.policy_action} {self.entity_name}.")
 
     def expand(self):
         if self.fake:
@@ -82,12 +90,16 @@ class EntityViewSet(viewsets.ModelViewSet):
         return obj
 
     def get_serializer_class(self):
-        if self.fake:
+        if self.everything:
             return self.api.full_serializer()
         access = self.access
-        editing = "create" if self.action == "create" else "update"
-        return self.api.serializer(access.visible_fields(self.entity_name),
-                                   access.editable_fields(self.entity_name, editing), self.expand())
+        visible = access.visible_fields(self.entity_name)
+        if self.action == "create":
+            editable = access.editable_fields(self.entity_name, "create")
+            # Its own name in the schema when a create writes other fields than an update.
+            purpose = "" if editable == access.editable_fields(self.entity_name, "update") else "Create"
+            return self.api.serializer(visible, editable, self.expand(), purpose)
+        return self.api.serializer(visible, access.editable_fields(self.entity_name, "update"), self.expand())
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
@@ -95,30 +107,38 @@ class EntityViewSet(viewsets.ModelViewSet):
             context["access"] = self.access
         return context
 
+    def visible(self):
+        return self.api.spec.field_names if self.everything else self.access.visible_fields(self.entity_name)
+
     @property
     def filterset_class(self):
-        visible = self.api.spec.field_names if self.fake else self.access.visible_fields(self.entity_name)
-        return self.api.filterset(visible)
+        return self.api.filterset(self.visible())
 
     @property
     def search_fields(self):
-        visible = self.api.spec.field_names if self.fake else self.access.visible_fields(self.entity_name)
+        visible = self.visible()
         return [name for name in self.api.spec.search if name in visible]
 
     @property
     def ordering_fields(self):
-        visible = self.api.spec.field_names if self.fake else self.access.visible_fields(self.entity_name)
-        return ["id", *self.api.orderable(visible)]
+        return ["id", *self.api.orderable(self.visible())]
 
     def perform_create(self, serializer):
-        with transaction.atomic():
-            obj = serializer.save(**self.access.resolved_forced(self.entity_name))
-            webhooks.emit(self.built, self.entity_name, "create", obj)
+        self.save(serializer, "create", **self.access.resolved_forced(self.entity_name))
 
     def perform_update(self, serializer):
-        with transaction.atomic():
-            obj = serializer.save()
-            webhooks.emit(self.built, self.entity_name, "update", obj)
+        self.save(serializer, "update")
+
+    def save(self, serializer, event, **forced):
+        """Save in a savepoint; a row written meanwhile by another request is a 400 or 409, not a 500."""
+        try:
+            with transaction.atomic():
+                obj = serializer.save(**forced)
+                webhooks.emit(self.built, self.entity_name, event, obj)
+        except IntegrityError:
+            # The checks passed before the insert: check again now that the other row is committed.
+            serializer.check_unique(serializer.validated_data)
+            raise Conflict() from None
 
     def perform_destroy(self, instance):
         with transaction.atomic():
@@ -214,17 +234,40 @@ class TokenDetail(APIView):
 
 
 class SchemaView(SpectacularAPIView):
-    """The OpenAPI schema of one version's API, generated once per version and language."""
+    """The caller's OpenAPI schema: the operations, fields and transitions their roles allow.
+
+    Generated once per version, language and set of abilities (two callers with the same roles, and
+    the same object grants, share one schema).
+    """
 
     built = None
+    serve_public = False  # list only what the caller may do (drf-spectacular asks each view)
+    CACHE_SIZE = 256
 
     def get(self, request, *args, **kwargs):
         self.urlconf = self.built.urlconf
         cache = self.built.__dict__.setdefault("_schema_cache", {})
-        key = (request.LANGUAGE_CODE if hasattr(request, "LANGUAGE_CODE") else "", request.build_absolute_uri("/"))
+        key = (request.LANGUAGE_CODE if hasattr(request, "LANGUAGE_CODE") else "", request.build_absolute_uri("/"),
+               abilities(access_for(request, self.built)))
         if key not in cache:
+            if len(cache) >= self.CACHE_SIZE:
+                cache.clear()
             cache[key] = super().get(request, *args, **kwargs).data
         return Response(cache[key])
+
+
+def abilities(access):
+    """What decides a caller's schema: per entity, the actions and transitions allowed and the fields
+    visible and writable."""
+    found = []
+    for entity in access.policy.built.spec.entities:
+        name = entity.name
+        actions = [a for a in ENTITY_ACTIONS if access.can(name, a)]
+        actions += [t for t in workflow.transitions_of(access.policy.built.spec, name)
+                    if workflow.allowed(access, name, t)]
+        found.append((name, tuple(actions), access.visible_fields(name), access.editable_fields(name, "create"),
+                      access.editable_fields(name, "update")))
+    return tuple(found)
 
 
 class DocsView(SpectacularSwaggerView):

@@ -5,8 +5,14 @@ of visible and editable fields are cached on the built version, so a request bui
 """
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
+
 import django_filters
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import BigIntegerField, ForeignKey, Prefetch
+from django.http import QueryDict
 from django.urls import include, path
 from django.utils.text import format_lazy
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -15,7 +21,9 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
+from rest_framework.settings import api_settings
 
+from ..api.filters import FilterSet
 from ..api.views import ApiRoot, DocsView, EntityViewSet, ObtainToken, SchemaView, TokenDetail, Tokens
 from ..fieldtypes import FieldType
 from ..spec import USER
@@ -30,28 +38,107 @@ LOOKUPS = {
     FieldType.URL: ["exact"], FieldType.BOOLEAN: ["exact"], FieldType.REF: ["exact", "in", "isnull"],
 }
 BIGINT = {"min_value": -(2**63), "max_value": 2**63 - 1}
+FORM_KEYS = {"csrfmiddlewaretoken"}  # sent by HTML forms (the browsable API) beside the fields
 NOT_ORDERABLE = {FieldType.REFS, FieldType.JSON, FieldType.TEXT, FieldType.MARKDOWN, FieldType.IMAGE, FieldType.FILE}
 
 
 class ScopedSerializer(serializers.ModelSerializer):
     """A ModelSerializer whose writable relations accept only rows the caller may see."""
 
+    expansions = {}  # ref name -> nested serializer class, applied to the output only
+
+    def to_internal_value(self, data):
+        """Validate ``data``, refusing keys the caller may not write (read-only, hidden or unknown)."""
+        access = self.context.get("access")
+        errors = {}
+        if access is not None and isinstance(data, Mapping):
+            keys = [key for key in data if not (key in FORM_KEYS and isinstance(data, QueryDict))]
+            action = "create" if self.instance is None else "update"
+            errors = {key: [serializers.ErrorDetail(e.message, code=e.code) for e in found]
+                      for key, found in access.input_errors(self.Meta.model.spec.name, keys, action).items()}
+        try:
+            value = super().to_internal_value(data)
+        except ValidationError as exc:
+            if not isinstance(exc.detail, dict):
+                raise
+            raise ValidationError({**exc.detail, **errors}) from None
+        if errors:
+            raise ValidationError(errors)
+        return value
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        self.check_unique(attrs)
+        return attrs
+
+    def check_unique(self, attrs):
+        """Check unique fields and constraints on the row as it would be saved, forced values included.
+
+        DRF's own validators skip a constraint with a field the client does not send (a value the
+        role's ``set`` forces), which left the database to answer with an IntegrityError.
+        """
+        access = self.context.get("access")
+        if access is None:
+            return
+        model = self.Meta.model
+        many = {f.name for f in model._meta.many_to_many}
+        values = {name: value for name, value in attrs.items() if name not in many}
+        if self.instance is None:
+            values.update(access.resolved_forced(model.spec.name))
+            candidate = model(**values)
+        else:
+            candidate = copy.copy(self.instance)
+            for name, value in values.items():
+                setattr(candidate, name, value)
+        try:
+            candidate.validate_unique()
+            candidate.validate_constraints()
+        except DjangoValidationError as exc:
+            raise ValidationError(unique_errors(exc, model, access, set(attrs))) from None
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for name, nested in self.expansions.items():
+            # The ref was prefetched with the caller's scope: a row they may not see reads as None.
+            target = getattr(instance, name, None)
+            data[name] = None if target is None else nested(target, context=self.context).data
+        return data
+
     def get_fields(self):
         fields = super().get_fields()
         access = self.context.get("access")
         if access is None:
             return fields
-        for field in fields.values():
+        for name, field in fields.items():
             related = getattr(field, "child_relation", field)
-            queryset = getattr(related, "queryset", None)
-            if related.read_only or queryset is None:
+            if related.read_only or getattr(related, "queryset", None) is None:
                 continue
-            spec = getattr(queryset.model, "spec", None)
-            if spec is not None:
-                related.queryset = access.queryset(spec.name, "view")
-            elif not access.is_superuser:  # a ref to the user: yourself, unless you may see everyone
-                related.queryset = queryset.model._default_manager.filter(pk=access.user.pk)
+            related.queryset = access.ref_choices(self.Meta.model.spec.name, name)  # the pages' rule too
         return fields
+
+
+def unique_errors(exc, model, access, sent):
+    """Map Django's unique errors to ``{field: [error]}`` with code ``unique``, on a field the client sent.
+
+    A conflict over several fields goes to the first of them the client sent (else ``non_field_errors``);
+    the message names only fields the caller may see.
+    """
+    spec = model.spec
+    visible = set(access.visible_fields(spec.name))
+    errors = {}
+    for key, found in exc.error_dict.items():
+        for error in found:
+            fields = tuple((error.params or {}).get("unique_check") or ((key,) if key != NON_FIELD_ERRORS else ()))
+            target = next((f for f in fields if f in sent), None) or (
+                key if key in sent else api_settings.NON_FIELD_ERRORS_KEY)
+            if error.code not in ("unique", "unique_together"):  # another constraint: its own words
+                errors.setdefault(target, []).append(serializers.ErrorDetail(error.messages[0], code=error.code))
+                continue
+            shown = [str(model._meta.get_field(f).verbose_name) for f in fields if f in visible]
+            message = (f"A {model._meta.verbose_name} with this {' and '.join(shown)} already exists." if shown
+                       else f"This {model._meta.verbose_name} already exists.")
+            errors.setdefault(target, []).append(serializers.ErrorDetail(message, code="unique"))
+    return errors
 
 
 class EntityApi:
@@ -71,22 +158,24 @@ class EntityApi:
             return translated(f.label, lang)
         return format_lazy("{}. {}", translated(f.label, lang), translated(f.help, lang))
 
-    def serializer(self, visible, editable, expand=()):
-        """The serializer class for these visible/editable fields and expansions (made once)."""
-        key = ("serializer", tuple(visible), tuple(editable), expand)
+    def serializer(self, visible, editable, expand=(), purpose=""):
+        """The serializer class for these visible/editable fields and expansions (made once).
+
+        An expansion changes only what a row renders as: the ref stays a writable id on input, so
+        ``?expand=`` never changes what a create, update or transition accepts.
+        """
+        key = ("serializer", tuple(visible), tuple(editable), expand, purpose)
         if key not in self.cache:
-            attrs = {}
-            for name, target, target_visible in expand:
-                nested = self.built.api.entity(target).serializer(target_visible, ())
-                attrs[name] = nested(read_only=True)
+            nested = {name: self.built.api.entity(target).serializer(target_visible, ())
+                      for name, target, target_visible in expand}
             meta = type("Meta", (), {
                 "model": self.model,
                 "fields": ["id", *visible],
                 "read_only_fields": [n for n in visible if n not in editable],
-                "extra_kwargs": {n: {"help_text": self.describe(n)} for n in visible if n not in attrs},
+                "extra_kwargs": {n: {"help_text": self.describe(n)} for n in visible},
             })
-            name = f"{self.spec.class_name}Serializer"
-            self.cache[key] = type(name, (ScopedSerializer,), {**attrs, "Meta": meta})
+            name = f"{self.spec.class_name}{purpose}Serializer"
+            self.cache[key] = type(name, (ScopedSerializer,), {"Meta": meta, "expansions": nested})
         return self.cache[key]
 
     def full_serializer(self):
@@ -109,7 +198,7 @@ class EntityApi:
                     BigIntegerField: {"filter_class": django_filters.NumberFilter, "extra": lambda f: BIGINT},
                 },
             })
-            self.cache[key] = type(f"{self.spec.class_name}FilterSet", (django_filters.FilterSet,), {"Meta": meta})
+            self.cache[key] = type(f"{self.spec.class_name}FilterSet", (FilterSet,), {"Meta": meta})
         return self.cache[key]
 
     def orderable(self, visible):
@@ -119,7 +208,8 @@ class EntityApi:
         """Read ``?expand=a,b``: refs to entities the caller may view; else a 400 naming the field."""
         found = []
         visible = access.visible_fields(self.spec.name)
-        for name in filter(None, (part.strip() for part in text.split(","))):
+        names = dict.fromkeys(filter(None, (part.strip() for part in text.split(","))))  # 'a,a' is 'a'
+        for name in names:
             f = self.spec.field(name)
             if f is None or name not in visible or f.type is not FieldType.REF or f.to == USER \
                     or not access.can(f.to, "view"):
@@ -162,8 +252,8 @@ def _transition_action(name, api):
 
     handler.__name__ = f"transition_{name}"
     handler.__doc__ = f"Fire the workflow transition '{name}' on one {api.spec.name}."
-    handler = extend_schema(request=None, responses=api.full_serializer(),
-                            tags=[str(api.spec.plural.get(api.built.spec.default_language))])(handler)
+    # The response is the caller's own view of the row (get_serializer_class), as in the other operations.
+    handler = extend_schema(request=None, tags=[str(api.spec.plural.get(api.built.spec.default_language))])(handler)
     return action(detail=True, methods=["post"], url_path=name, url_name=name)(handler)
 
 

@@ -349,11 +349,10 @@ class FormView(CabinetView):
         return page, entity, obj, form_class, action
 
     def scoped(self, form):
-        for field in form.fields.values():
-            queryset = getattr(field, "queryset", None)
-            spec = getattr(getattr(queryset, "model", None), "spec", None)
-            if spec is not None:
-                field.queryset = self.access.queryset(spec.name, "view")
+        entity = form._meta.model.spec.name
+        for name, field in form.fields.items():
+            if getattr(field, "queryset", None) is not None:
+                field.queryset = self.access.ref_choices(entity, name)  # the API's rule too
         return form
 
     def get(self, request, page, pk=None):

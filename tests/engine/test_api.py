@@ -30,12 +30,18 @@ def listed(client, entity):
     return ids
 
 
-def status_rolled_back(call):
-    """The status of a writing request, whose effects are then rolled back."""
+def rolled_back(call, check=None):
+    """The response of a writing request, with ``check(response)`` run before its effects are rolled back."""
     with transaction.atomic():
         response = call()
+        if check is not None:
+            check(response)
         transaction.set_rollback(True)
-    return response.status_code
+    return response
+
+
+def status_rolled_back(call):
+    return rolled_back(call).status_code
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, indirect=True)
@@ -43,12 +49,14 @@ def test_access_matrix_through_the_api(solution):
     built = solution
     owners = matrix.make_users(2)
     matrix.make_rows(built, owners)
+    writes = 0
     for role in built.spec.roles:
         users = matrix.give_role(owners, role)
         for entity in built.spec.entities:
             rows = list(built.model(entity.name).objects.all())
             for user in users:
                 client = api_for(user)
+                access = built.policy.for_user(user)
                 visible = matrix.expected(built, role, entity, "view", user, rows)
                 can_list = matrix.expected(built, role, entity, "list", user, rows)
                 if role.grant(entity.name) and ("all" in role.grant(entity.name).actions
@@ -59,11 +67,10 @@ def test_access_matrix_through_the_api(solution):
                 for row in rows:
                     url = f"/api/{entity.name}/{row.pk}/"
                     assert client.get(url).status_code == (200 if row.pk in visible else 404)
-                    for action, call, ok in (("update", lambda u=url, c=client: c.patch(u, {}, format="json"), {200}),
-                                             ("delete", lambda u=url, c=client: c.delete(u), {204, 409})):
-                        want = matrix.expected(built, role, entity, action, user, rows)
-                        codes = ok if row.pk in want else {403 if row.pk in visible else 404}
-                        assert status_rolled_back(call) in codes, (role.name, entity.name, action, row.pk)
+                    writes += check_update(built, role, entity, user, access, client, row, rows, visible)
+                    want = matrix.expected(built, role, entity, "delete", user, rows)
+                    codes = {204, 409} if row.pk in want else {403 if row.pk in visible else 404}
+                    assert status_rolled_back(lambda u=url, c=client: c.delete(u)) in codes, (role.name, entity.name)
                     for name, (wf, t) in transitions_of(built.spec, entity.name).items():
                         may = matrix.expected(built, role, entity, name, user, rows) if (
                             not t.roles or role.name in t.roles) else set()
@@ -74,10 +81,55 @@ def test_access_matrix_through_the_api(solution):
                             code = 403 if (row.pk in visible or row.pk in granted) else 404
                         got = status_rolled_back(lambda u=url, c=client, n=name: c.post(f"{u}{n}/"))
                         assert got == code, (role.name, entity.name, name, row.pk)
-                grant = role.grant(entity.name)
-                creates = grant is not None and ("all" in grant.actions or "create" in grant.actions)
-                code = status_rolled_back(lambda c=client, e=entity.name: c.post(f"/api/{e}/", {}, format="json"))
-                assert (code in (201, 400)) if creates else code == 403, (role.name, entity.name, code)
+                writes += check_create(built, role, entity, user, access, client)
+    assert writes >= 20
+
+
+def check_update(built, role, entity, user, access, client, row, rows, visible):
+    """PATCH a real change: stored when the role may update the row, refused (and unchanged) otherwise."""
+    may = row.pk in matrix.expected(built, role, entity, "update", user, rows)
+    names = access.editable_fields(entity.name, "update") if may else entity.field_names
+    name, value = matrix.change(built, entity, row, names)
+    body = {} if name is None else {name: value}
+    Model = type(row)
+
+    def check(response):
+        if may:
+            assert response.status_code == 200, (role.name, entity.name, body, response.data)
+            if name is not None:
+                assert matrix.stored(Model.objects.get(pk=row.pk), name, entity) == value, (role.name, entity.name)
+        else:
+            assert response.status_code == (403 if row.pk in visible else 404), (role.name, entity.name)
+            if name is not None:
+                assert matrix.stored(Model.objects.get(pk=row.pk), name, entity) == getattr(row, name)
+
+    rolled_back(lambda: client.patch(f"/api/{entity.name}/{row.pk}/", body, format="json"), check)
+    return int(may and name is not None)
+
+
+def check_create(built, role, entity, user, access, client):
+    """POST a valid body: 201 with exactly the values sent (and forced) when the role creates, else 403."""
+    grant = role.grant(entity.name)
+    creates = grant is not None and ("all" in grant.actions or "create" in grant.actions)
+    editable = access.editable_fields(entity.name, "create")
+    body = matrix.create_body(built, entity, user, editable) if creates else {}
+    forced = access.resolved_forced(entity.name) if creates else {}
+    Model = built.model(entity.name)
+
+    def check(response):
+        if not creates:
+            assert response.status_code == 403, (role.name, entity.name)
+            return
+        assert response.status_code == 201, (role.name, entity.name, body, response.data)
+        obj = Model.objects.get(pk=response.data["id"])
+        for name, value in body.items():
+            want = sorted(value) if isinstance(value, list) else value
+            assert matrix.stored(obj, name, entity) == want, (role.name, entity.name, name)
+        for name, value in forced.items():
+            assert getattr(obj, name) == value, (role.name, entity.name, name)
+
+    rolled_back(lambda: client.post(f"/api/{entity.name}/", body, format="json"), check)
+    return int(creates)
 
 
 def test_anonymous_clients_are_refused(solution):
@@ -110,16 +162,49 @@ def resort(solution):
     return built, people
 
 
-def test_create_forces_values_and_ignores_read_only_fields(resort):
+def test_create_forces_values_and_refuses_read_only_hidden_and_unknown_keys(resort):
     built, people = resort
     client = api_for(people["anna"])
     boris_guest = built.model("guest").objects.get(user=people["boris"])
+    Booking = built.model("booking")
     response = client.post("/api/booking/", {"excursion": people["trip"].pk, "seats": 2, "guest": boris_guest.pk,
-                                             "status": "confirmed"}, format="json")
+                                             "status": "confirmed", "id": 77, "seat": 3}, format="json")
+    unknown = "Unknown field; the fields you may write here: excursion, note, seats."
+    assert (response.status_code, response.data) == (400, {
+        "guest": [{"message": unknown, "code": "unknown"}],  # forced and hidden: as if it did not exist
+        "status": [{"message": "This field is read-only.", "code": "read_only"}],
+        "id": [{"message": "This field is read-only.", "code": "read_only"}],
+        "seat": [{"message": unknown, "code": "unknown"}],  # a typo is named, not dropped
+    })
+    assert not Booking.objects.exists()
+    response = client.post("/api/booking/", {"excursion": people["trip"].pk, "seats": 2}, format="json")
     assert response.status_code == 201, response.data
-    booking = built.model("booking").objects.get(pk=response.data["id"])
-    assert (booking.guest.user, booking.status) == (people["anna"], "requested")
+    booking = Booking.objects.get(pk=response.data["id"])
+    assert (booking.guest.user, booking.status, booking.seats) == (people["anna"], "requested", 2)
     assert set(response.data) == {"id", "excursion", "seats", "status", "note", "created_at"}  # no 'guest'
+    url = f"/api/booking/{booking.pk}/"
+    clerk = api_for(people["clerk"])  # reception may update bookings: every field but none is refused silently
+    for body, key, code in (({"status": "cancelled"}, "status", None), ({"id": 5}, "id", "read_only"),
+                            ({"nope": 1}, "nope", "unknown")):
+        response = clerk.patch(url, body, format="json")
+        if code is None:
+            assert response.status_code == 200 and Booking.objects.get(pk=booking.pk).status == "cancelled"
+        else:
+            assert response.status_code == 400 and response.data[key][0]["code"] == code, response.data
+    anna = client.patch(url, {"status": "confirmed"}, format="json")
+    assert anna.status_code == 403  # a guest may not update bookings at all
+    assert Booking.objects.get(pk=booking.pk).status == "cancelled"
+
+
+def test_form_bodies_are_checked_like_json(resort):
+    built, people = resort
+    client = api_for(people["anna"])
+    response = client.post("/api/booking/", {"excursion": people["trip"].pk, "seats": 2, "status": "x",
+                                             "csrfmiddlewaretoken": "t"}, format="multipart")
+    assert response.status_code == 400 and set(response.data) == {"status"}
+    response = client.post("/api/booking/", {"excursion": people["trip"].pk, "seats": 3,
+                                             "csrfmiddlewaretoken": "t"}, format="multipart")
+    assert response.status_code == 201 and built.model("booking").objects.get().seats == 3
 
 
 def test_validation_errors_have_codes_per_field(resort):
@@ -261,7 +346,7 @@ def test_api_root_lists_what_the_user_may_use(resort):
 
 def test_openapi_schema_from_the_specs(resort):
     built, people = resort
-    schema = api_for(people["anna"]).get("/api/schema/?format=json").json()
+    schema = api_for(people["clerk"]).get("/api/schema/?format=json").json()
     booking = schema["components"]["schemas"]["Booking"]
     assert set(booking["required"]) >= {"id", "guest", "excursion"}
     assert booking["properties"]["seats"]["maximum"] == 10
@@ -274,6 +359,48 @@ def test_openapi_schema_from_the_specs(resort):
     assert "/api/service_order/{id}/deliver/" in schema["paths"]
     docs = api_for(people["anna"]).get("/api/docs/")
     assert docs.status_code == 200 and b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in docs.content
+
+
+def operations(schema):
+    return {(path, method) for path, item in schema["paths"].items() for method in item
+            if method in ("get", "post", "put", "patch", "delete")}
+
+
+def test_each_role_gets_its_own_schema(resort):
+    """Fields, write fields, operations and transitions of the caller's roles; nothing else is named."""
+    built, people = resort
+    guest = api_for(people["anna"]).get("/api/schema/?format=json").json()
+    booking = guest["components"]["schemas"]["Booking"]
+    assert set(booking["properties"]) == {"id", "excursion", "seats", "status", "note", "created_at"}
+    assert {n for n, p in booking["properties"].items() if p.get("readOnly")} == {
+        "id", "excursion", "seats", "status", "note", "created_at"}  # a guest never updates a booking
+    create = guest["components"]["schemas"]["BookingCreateRequest"]
+    assert set(create["properties"]) == {"excursion", "seats", "note"}  # 'guest' is forced, 'status' read-only
+    booking_ops = {op for op in operations(guest) if op[0].startswith("/api/booking/")}
+    assert booking_ops == {("/api/booking/", "get"), ("/api/booking/", "post"), ("/api/booking/{id}/", "get"),
+                           ("/api/booking/{id}/cancel/", "post")}
+    assert ("/api/room/{id}/", "get") in operations(guest) and "/api/room/" not in guest["paths"]  # view, no list
+    assert "/api/service_order/{id}/deliver/" not in guest["paths"]
+    filters = {p["name"] for p in guest["paths"]["/api/booking/"]["get"]["parameters"]}
+    assert "guest" not in filters and "seats__gte" in filters
+    guest_profile = guest["components"]["schemas"]["Guest"]
+    assert "user" not in guest_profile["properties"]  # hidden from guests everywhere in their schema
+    assert "PatchedGuestRequest" in guest["components"]["schemas"]
+    clerk = api_for(people["clerk"]).get("/api/schema/?format=json").json()
+    assert "guest" in clerk["components"]["schemas"]["Booking"]["properties"]
+    assert ("/api/booking/{id}/confirm/", "post") in operations(clerk)
+    assert ("/api/booking/", "post") not in operations(clerk) and ("/api/booking/{id}/", "delete") not in \
+        operations(clerk)  # reception neither creates nor deletes bookings
+    tiny = get_user_model().objects.create_user("tiny-schema")
+    empty = api_for(tiny).get("/api/schema/?format=json").json()
+    assert not any(p.startswith(("/api/booking", "/api/guest")) for p in empty["paths"])
+    assert "Booking" not in empty.get("components", {}).get("schemas", {})
+    boss = get_user_model().objects.create_superuser("boss-schema")
+    full = api_for(boss).get("/api/schema/?format=json").json()
+    assert operations(full) > operations(clerk) | operations(guest)
+    # one schema per set of abilities: boris (a guest too) gets anna's, from the cache
+    assert api_for(people["boris"]).get("/api/schema/?format=json").json() == guest
+    assert len(built._schema_cache) == 4  # guest, reception, no role, superuser
 
 
 def test_schema_descriptions_follow_the_language(resort):
@@ -291,4 +418,5 @@ def test_odd_utc_offsets_are_converted_not_a_server_error(resort):
     response = clerk.get("/api/excursion/", {"starts_at__gt": "0255-08-18T19:50:58.1+21:39"})
     assert response.status_code == 200
     response = clerk.get("/api/excursion/", {"starts_at__gt": "0001-01-01T00:00:00+01:00"})
-    assert response.status_code == 400 and response.data["non_field_errors"][0]["code"] == "invalid"
+    assert response.status_code == 400 and set(response.data) == {"starts_at__gt"}
+    assert response.data["starts_at__gt"][0]["code"] == "invalid"
