@@ -104,6 +104,9 @@ class TwoFactorView(LoginRequiredMixin, ThemedMixin, FormView):
                 device.save(update_fields=["confirmed"])
             else:
                 device = None
+        elif not device.verify_is_allowed()[0]:
+            form.add_error("code", _("Too many wrong codes: wait a few seconds, then try again."))
+            return self.form_invalid(form)
         else:
             device = twofactor.check_code(user, code)
         if device is None:
