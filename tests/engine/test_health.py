@@ -95,3 +95,12 @@ def test_readiness_includes_the_registry_status_when_there_is_one(solution, monk
     monkeypatch.setattr(registry, "status", lambda: {"state": "serving", "number": solution.number}, raising=False)
     status, body = get("/readyz")
     assert status == 200 and body["checks"]["version"]["registry"] == {"state": "serving", "number": solution.number}
+
+
+def test_probes_answer_any_host_over_plain_http(settings):
+    # Orchestrators probe the pod's address over HTTP, whatever ALLOWED_HOSTS and the SSL redirect say.
+    settings.SECURE_SSL_REDIRECT = True
+    settings.ALLOWED_HOSTS = ["cabinet.example.com"]
+    response = Client().get("/healthz", HTTP_HOST="10.1.2.3:8000")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+    assert Client().get("/accounts/login/", HTTP_HOST="cabinet.example.com").status_code == 301

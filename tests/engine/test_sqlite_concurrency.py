@@ -1,8 +1,11 @@
-"""The embedded SQLite default under concurrent writes: writers wait for each other, none fails.
+"""Concurrent writes: writers wait for each other, none fails.
 
-A real threaded WSGI server in another process serves a file database with the shipped settings;
-100 booking POSTs arrive at once. Every one must answer 201 and every row must be stored.
+A real threaded WSGI server in another process serves the resort demo with the shipped settings;
+100 booking POSTs arrive at once. Every one must answer 201 and every row must be stored. On the
+embedded SQLite default (a file database) always; on PostgreSQL too when the suite runs there
+(in a database of its own, made and dropped by the test).
 """
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -38,42 +41,87 @@ server.serve_forever()
 """
 
 
-@pytest.fixture
-def sqlite_server(tmp_path):
-    """The resort demo on a file SQLite database, served by a threaded server in its own process."""
-    db = tmp_path / "cabinet.sqlite3"
+def postgres_url():
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://")) else None
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(url):
+    """A new, empty database beside the one ``url`` names; dropped afterwards."""
+    import dj_database_url
+    import psycopg
+
+    params = dj_database_url.parse(url)
+    name = f"{params['NAME']}_concurrency"
+    admin = {"host": params["HOST"] or None, "port": params["PORT"] or None, "user": params["USER"] or None,
+             "password": params["PASSWORD"] or None, "dbname": "postgres", "autocommit": True}
+    with psycopg.connect(**admin) as conn:
+        conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(name)))
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+    try:
+        yield url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(**admin) as conn:
+            conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                psycopg.sql.Identifier(name)))
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=[
+    pytest.mark.postgres, pytest.mark.skipif(postgres_url() is None, reason="needs PostgreSQL (DATABASE_URL)")])]
+
+
+@pytest.fixture(params=BACKENDS)
+def server(request, tmp_path):
+    """The resort demo on a fresh database, served by a threaded server in its own process; yields
+    (base URL, a function running one SQL query on that database)."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            db = tmp_path / "cabinet.sqlite3"
+            url = f"sqlite:///{db}"
+
+            def query(sql):
+                with contextlib.closing(sqlite3.connect(db)) as conn:
+                    return conn.execute(sql).fetchall()
+        else:
+            import psycopg
+
+            url = stack.enter_context(fresh_postgres_database(postgres_url()))
+
+            def query(sql):
+                with psycopg.connect(url) as conn:
+                    return conn.execute(sql).fetchall()
+        yield from serve(url, query)
+
+
+def serve(url, query):
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CABINET_PRODUCTION", "DEBUG")}
-    env.update(DATABASE_URL=f"sqlite:///{db}", SECRET_KEY="concurrency-test-key", DJANGO_SETTINGS_MODULE="engine.settings",
+    env.update(DATABASE_URL=url, SECRET_KEY="concurrency-test-key", DJANGO_SETTINGS_MODULE="engine.settings",
                CABINET_API_RATE_USER="100000/minute", CABINET_API_RATE_ANON="100000/minute")
     seeded = subprocess.run([sys.executable, "manage.py", "demo", "--seed-only"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=300)
     assert seeded.returncode == 0, seeded.stderr
-    server = subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
     try:
-        port = int(server.stdout.readline())
-        yield f"http://127.0.0.1:{port}", db
+        port = int(process.stdout.readline())
+        yield f"http://127.0.0.1:{port}", query
     finally:
-        server.terminate()
-        _, errors = server.communicate(timeout=30)
-        if "database is locked" in errors:
-            pytest.fail("the server logged 'database is locked'")
+        process.terminate()
+        _, errors = process.communicate(timeout=30)
+        if "database is locked" in errors or "Traceback" in errors:
+            pytest.fail(f"the server logged errors: {errors[-2000:]}")
 
 
-def bookings(db):
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT COUNT(*) FROM cabinet_booking").fetchone()[0]
-
-
-def test_concurrent_booking_posts_all_succeed(sqlite_server):
-    base, db = sqlite_server
-    with sqlite3.connect(db) as conn:
-        pass
+def test_concurrent_booking_posts_all_succeed(server, request):
+    base, query = server
+    if "sqlite" in request.node.callspec.id:
+        assert query("PRAGMA journal_mode") == [("wal",)]
     token = requests.post(f"{base}/api/auth/token/", json={"username": "anna", "password": "anna-demo"},
                           timeout=30).json()["token"]
     headers = {"Authorization": f"Token {token}"}
     excursions = requests.get(f"{base}/api/excursion/", headers=headers, timeout=30).json()["results"]
-    before = bookings(db)
+    before = query("SELECT COUNT(*) FROM cabinet_booking")[0][0]
     statuses, failures = [], []
     start = threading.Barrier(REQUESTS)
 
@@ -97,7 +145,6 @@ def test_concurrent_booking_posts_all_succeed(sqlite_server):
     assert not any(t.is_alive() for t in threads)
     assert failures == []
     assert statuses == [201] * REQUESTS
-    assert bookings(db) == before + REQUESTS
-    with sqlite3.connect(db) as conn:
-        notes = {row[0] for row in conn.execute("SELECT note FROM cabinet_booking WHERE note LIKE 'concurrent %'")}
+    assert query("SELECT COUNT(*) FROM cabinet_booking")[0][0] == before + REQUESTS
+    notes = {row[0] for row in query("SELECT note FROM cabinet_booking WHERE note LIKE 'concurrent %'")}
     assert notes == {f"concurrent {i}" for i in range(REQUESTS)}
