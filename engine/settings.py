@@ -315,7 +315,7 @@ CONTENT_SECURITY_POLICY = {
 CABINET_PERMISSIONS_POLICY = os.environ.get(
     "CABINET_PERMISSIONS_POLICY",
     "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
-    "magnetometer=(), microphone=(), midi=(), payment=(), usb=(), interest-cohort=()",
+    "magnetometer=(), microphone=(), midi=(), payment=(), usb=()",
 )
 
 # Logs: plain lines, or JSON lines (CABINET_LOG_FORMAT=json), each with the request id. Errors of

@@ -67,6 +67,9 @@ def test_cabinet_pages_style_only_with_the_nonce(solution):
     html = response.content.decode()
     styles = re.findall(r"<style([^>]*)>", html)
     assert styles and all(f'nonce="{nonce}"' in attrs for attrs in styles)
+    # htmx adds its indicator styles with the same nonce, and evaluates no script text.
+    config = json.loads(re.search(r"<meta name=\"htmx-config\" content='([^']+)'>", html).group(1))
+    assert config == {"inlineStyleNonce": nonce, "allowEval": False}
     assert "<script>" not in html and not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
 
 
