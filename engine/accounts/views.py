@@ -5,9 +5,12 @@ Django's own views, with the solution theme's templates (falling back to the def
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.cache import cache
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -16,6 +19,7 @@ from django.views.generic import FormView
 from django_otp import login as otp_login
 
 from . import twofactor
+from .ip import client_ip
 
 
 class ThemedMixin:
@@ -43,10 +47,27 @@ class PasswordChangeDoneView(ThemedMixin, auth_views.PasswordChangeDoneView):
 
 
 class PasswordResetView(ThemedMixin, auth_views.PasswordResetView):
+    """Send a reset link; at most ``CABINET_PASSWORD_RESETS_PER_HOUR`` requests per client address, so
+    the form cannot be used to flood someone's mailbox."""
+
     template = "password_reset_form.html"
     email_template_name = "default/registration/password_reset_email.txt"
     subject_template_name = "default/registration/password_reset_subject.txt"
     success_url = reverse_lazy("password_reset_done")
+
+    def post(self, request, *args, **kwargs):
+        key = f"cabinet:password-reset:{client_ip(request)}"
+        cache.add(key, 0, timeout=3600)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=3600)
+            count = 1
+        if count > settings.CABINET_PASSWORD_RESETS_PER_HOUR:
+            return TemplateResponse(request, "default/registration/locked_out.html", {
+                "message": _("Too many password reset requests from your address. Try again in an hour.")},
+                status=429, headers={"Retry-After": "3600"})
+        return super().post(request, *args, **kwargs)
 
 
 class PasswordResetDoneView(ThemedMixin, auth_views.PasswordResetDoneView):

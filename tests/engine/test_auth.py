@@ -215,6 +215,19 @@ def test_password_reset_does_not_tell_who_has_an_account(site):
     assert mail.outbox == []
 
 
+def test_password_reset_requests_are_limited_per_client(site, settings):
+    settings.CABINET_PASSWORD_RESETS_PER_HOUR = 3
+    client = Client()
+    statuses = [client.post("/accounts/password_reset/", {"email": "mia@example.com"},
+                            HTTP_X_FORWARDED_FOR=f"203.0.113.{i}").status_code for i in range(5)]
+    assert statuses == [302, 302, 302, 429, 429]
+    assert len(mail.outbox) == 3
+    refused = client.post("/accounts/password_reset/", {"email": "mia@example.com"})
+    assert "Too many password reset requests" in refused.content.decode()
+    assert Client(REMOTE_ADDR="192.0.2.8").post("/accounts/password_reset/", {"email": "mia@example.com"}
+                                                 ).status_code == 302
+
+
 def test_password_change_keeps_this_session_and_ends_the_others(site):
     token = token_for("mia", "mia-pw-12345")
     here, there = Client(), Client()
