@@ -189,7 +189,6 @@ class ObtainToken(APIView):
         instance, token = AuthToken.objects.create(user)
         return Response(TokenSerializer({"token": token, "expiry": instance.expiry}).data, status=status.HTTP_200_OK)
 
-
     @staticmethod
     def check_two_factor(request, user, code):
         """Refuse a token to a user whose role requires two-factor login unless ``code`` is valid."""
