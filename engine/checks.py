@@ -275,6 +275,7 @@ class Checker:
 
     def check_role(self, role):
         path = ("roles", role.name)
+        self.check_two_factor_group(role, path)
         if role.home:
             self.known("E204", "page", role.home, self.pages, (*path, "home"))
         for grant in role.grants:
@@ -296,6 +297,16 @@ class Checker:
                 f = self.field_of(entity, name, (*gpath, "set", name))
                 if f:
                     self.check_user_value(entity, f, value, (*gpath, "set", name))
+
+    def check_two_factor_group(self, role, path):
+        """Holding a group gives every role of that group, so a two-factor role makes its group-mates two-factor."""
+        if role.two_factor:
+            return
+        marked = sorted(r.name for r in self.spec.roles if r.two_factor and r.group == role.group)
+        if marked:
+            self.add("W016", f"role '{role.name}' has group '{role.group}' like two-factor role '{marked[0]}', "
+                     "so its holders must use two-factor login too", path,
+                     hint="set 'two_factor: true' on it too, or give it another group", key=True)
 
     def check_scope(self, entity, grant, gpath):
         if grant.scope == "own":

@@ -50,6 +50,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E260": (ERROR, "nulls_distinct on an index that is not unique"),
     "W001": (WARNING, "empty file"),
     "W002": (WARNING, "label missing for a language"),
+    "W016": (WARNING, "role shares its group with a two-factor role"),
+    # Deployment (Django system checks of the settings)
+    "E270": (ERROR, "production without a shared cache"),
+    "W015": (WARNING, "development secret key in use"),
     # Schema evolution (plan and migrate)
     "M001": (ERROR, "dropping a field loses data"),
     "M002": (ERROR, "dropping an entity loses data"),

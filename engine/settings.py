@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -31,12 +32,14 @@ def env_list(name, default):
 
 
 DEBUG = env_bool("DEBUG", default=False)
+PRODUCTION = not DEBUG and env_bool("CABINET_PRODUCTION")
+# A development key, publicly known: the system check cabinet.W015 says so loudly wherever it is used.
+DEVELOPMENT_SECRET_KEY = "dev-insecure-key-set-SECRET_KEY-in-production"  # noqa: S105
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("CABINET_PRODUCTION"):
+    if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set in production.")
-    # A development key: anything that is not DEBUG and faces the internet sets SECRET_KEY.
-    SECRET_KEY = "dev-insecure-key-set-SECRET_KEY-in-production"  # noqa: S105
+    SECRET_KEY = DEVELOPMENT_SECRET_KEY
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -64,22 +67,34 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "guardian",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "engine.apps.EngineConfig",
     "engine.apps.CabinetConfig",
 ]
 
 MIDDLEWARE = [
+    "engine.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Liveness and readiness answer before sessions, users and the solution are touched.
+    "engine.health.HealthMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "engine.accounts.headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "engine.middleware.ActiveSolutionMiddleware",
+    "engine.accounts.twofactor.TwoFactorMiddleware",
+    # Last, so it sees the lockout flag the login views leave on the request.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "engine.urls"
@@ -112,8 +127,15 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent writers wait for each other instead of failing with "database is locked": WAL lets
+    # readers run beside a writer, IMMEDIATE takes the write lock when a transaction begins (a
+    # deferred one that upgrades later fails at once rather than waiting), and the busy timeout is
+    # how long a writer waits for the lock.
     DATABASES["default"].setdefault("OPTIONS", {})
-    DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
+    DATABASES["default"]["OPTIONS"].setdefault("timeout", int(os.environ.get("CABINET_SQLITE_TIMEOUT", "30")))
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "init_command", "PRAGMA journal_mode=WAL;")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -135,8 +157,14 @@ CELERY_BEAT_SCHEDULE = {
 CABINET_WEBHOOK_ATTEMPTS = int(os.environ.get("CABINET_WEBHOOK_ATTEMPTS", "8"))
 CABINET_WEBHOOK_BACKOFF = float(os.environ.get("CABINET_WEBHOOK_BACKOFF", "10"))
 CABINET_WEBHOOK_BACKOFF_MAX = float(os.environ.get("CABINET_WEBHOOK_BACKOFF_MAX", "3600"))
+# Webhooks go to public addresses only (no loopback, private, link-local, multicast or reserved
+# targets: server-side request forgery) unless allowed: all of them, or these hosts / networks.
+CABINET_WEBHOOK_ALLOW_PRIVATE = env_bool("CABINET_WEBHOOK_ALLOW_PRIVATE")
+CABINET_WEBHOOK_ALLOWED_HOSTS = env_list("CABINET_WEBHOOK_ALLOWED_HOSTS", [])
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses locked-out clients before any password is checked.
+    "engine.accounts.lockout.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -149,9 +177,41 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: told of every password change, it revokes the user's API tokens.
+    {"NAME": "engine.accounts.tokens.RevokeTokensOnPasswordChange"},
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+
+# Proxies whose X-Forwarded-For is believed (addresses or CIDR blocks, comma-separated). Empty: the
+# header is ignored and the client is REMOTE_ADDR, so changing the header cannot dodge a lockout.
+CABINET_TRUSTED_PROXIES = env_list("CABINET_TRUSTED_PROXIES", [])
+# Login lockout (django-axes) on every login path: cabinet, admin and API token.
+AXES_FAILURE_LIMIT = int(os.environ.get("CABINET_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("CABINET_LOGIN_COOLOFF_MINUTES", "15")))
+# Per client address: changing the username does not reset the count (password spraying).
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "engine.accounts.ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "engine.accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# Two-factor (TOTP) for roles marked `two_factor: true`: the issuer shown in authenticator apps.
+OTP_TOTP_ISSUER = os.environ.get("CABINET_OTP_ISSUER", "Cabinet")
+
+# E-mail (password reset). Without EMAIL_HOST messages are printed on the console.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "cabinet@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+CABINET_PASSWORD_RESETS_PER_HOUR = int(os.environ.get("CABINET_PASSWORD_RESETS_PER_HOUR", "5"))
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("CABINET_PASSWORD_RESET_SECONDS", str(3 * 24 * 3600)))
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ru", "Русский")]
@@ -186,10 +246,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Anonymous clients are told apart by engine.accounts.ip.client_ip (proxy headers only from
+    # CABINET_TRUSTED_PROXIES); NUM_PROXIES says the same to anything that reads DRF's own setting.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "engine.accounts.throttling.AnonRateThrottle",
+        "engine.accounts.throttling.UserRateThrottle",
     ],
+    "NUM_PROXIES": len(CABINET_TRUSTED_PROXIES),
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("CABINET_API_RATE_ANON", "60/minute"),
         "user": os.environ.get("CABINET_API_RATE_USER", "2000/minute"),
@@ -222,7 +285,7 @@ SPECTACULAR_SETTINGS = {
     "DISABLE_ERRORS_AND_WARNINGS": True,
 }
 
-if not DEBUG and env_bool("CABINET_PRODUCTION"):
+if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -230,10 +293,58 @@ if not DEBUG and env_bool("CABINET_PRODUCTION"):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Probes from inside the cluster speak plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy: scripts and styles from this site only, no inline scripts or handlers
+# (the themes keep them in static files); the one inline <style> (branding colours) carries a nonce.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", NONCE],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "manifest-src": ["'self'"],
+        "worker-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# Permissions-Policy: powerful browser features the cabinet never uses are off for it and its frames.
+CABINET_PERMISSIONS_POLICY = os.environ.get(
+    "CABINET_PERMISSIONS_POLICY",
+    "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+    "magnetometer=(), microphone=(), midi=(), payment=(), usb=()",
+)
+
+# Logs: plain lines, or JSON lines (CABINET_LOG_FORMAT=json), each with the request id. Errors of
+# requests (a 500 with its traceback, on `django.request`) are logged in every configuration.
+CABINET_LOG_FORMAT = os.environ.get("CABINET_LOG_FORMAT", "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"engine": {"handlers": ["console"], "level": os.environ.get("CABINET_LOG_LEVEL", "WARNING")}},
+    "filters": {"request_id": {"()": "engine.logs.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "engine.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if CABINET_LOG_FORMAT == "json" else "text",
+            "filters": ["request_id"],
+        },
+    },
+    "loggers": {
+        "engine": {"handlers": ["console"], "level": os.environ.get("CABINET_LOG_LEVEL", "WARNING")},
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    },
 }

@@ -173,6 +173,7 @@ class RoleSpec:
     staff: bool = False
     home: str | None = None
     grants: tuple[GrantSpec, ...] = ()
+    two_factor: bool = False  # holders log in with a TOTP code too (cabinet, admin, API tokens)
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
 
     def grant(self, entity):
@@ -371,7 +372,7 @@ def make_role(doc, name, data):
         ))
     return RoleSpec(name=name, label=Label.of(data.get("label"), humanize(name)), group=data.get("group", name),
                     staff=data.get("staff", False), home=data.get("home"), grants=tuple(grants),
-                    loc=doc.loc(("roles", name), key=True))
+                    two_factor=data.get("two_factor", False), loc=doc.loc(("roles", name), key=True))
 
 
 def make_page(doc, name, data):

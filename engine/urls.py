@@ -7,28 +7,11 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.http import HttpResponse
-from django.urls import include, path
+from django.urls import path
 from django.views.decorators.cache import never_cache
 
-
-class LoginView(auth_views.LoginView):
-    """Django's login view with the theme's template (falling back to the default theme's)."""
-
-    theme = "default"
-    redirect_authenticated_user = True
-
-    def get_template_names(self):
-        return [f"{self.theme}/registration/login.html", "default/registration/login.html"]
-
-
-def account_urls(theme="default"):
-    return [
-        path("accounts/login/", LoginView.as_view(theme=theme), name="login"),
-        path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-        path("i18n/", include("django.conf.urls.i18n")),
-    ]
+from .accounts.urls import account_urls
 
 
 @never_cache

@@ -22,6 +22,7 @@ from kombu.exceptions import OperationalError
 from rest_framework.renderers import JSONRenderer
 
 from .models import WebhookDelivery
+from .netguard import RefusedTarget, check_url, session
 
 log = logging.getLogger("engine.webhooks")
 TIMEOUT = 5  # seconds per call; a receiver that is slower is retried later
@@ -76,23 +77,28 @@ def attempt(delivery):
     headers = {"Content-Type": "application/json", "User-Agent": "cabinet-webhooks/1",
                "X-Cabinet-Event": delivery.event, "X-Cabinet-Delivery": str(delivery.pk)}
     delivery.attempts += 1
-    error = ""
+    error, refused = "", False
     if delivery.secret_env and not secret:
         error = f"environment variable {delivery.secret_env} is not set"
     else:
         if secret:
             headers["X-Cabinet-Signature"] = sign(secret, body, stamp)
         try:
-            response = requests.post(delivery.url, data=body, headers=headers, timeout=TIMEOUT)
+            check_url(delivery.url)
+            with session() as http:
+                response = http.post(delivery.url, data=body, headers=headers, timeout=TIMEOUT)
             if response.status_code >= 300:
                 error = f"HTTP {response.status_code}"
+        except RefusedTarget as exc:
+            # The target (or a redirect's) is not allowed: trying again cannot help.
+            error, refused = str(exc)[:500], True
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
     now = timezone.now()
     if not error:
         delivery.status, delivery.delivered_at, delivery.last_error, delivery.next_attempt_at = (
             WebhookDelivery.DELIVERED, now, "", None)
-    elif delivery.attempts >= settings.CABINET_WEBHOOK_ATTEMPTS:
+    elif refused or delivery.attempts >= settings.CABINET_WEBHOOK_ATTEMPTS:
         delivery.status, delivery.last_error, delivery.next_attempt_at = WebhookDelivery.FAILED, error, None
     else:
         delivery.last_error = error

@@ -6,17 +6,18 @@ from django.contrib.auth import authenticate
 from django.db import IntegrityError, transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from knox.models import AuthToken
 from rest_framework import exceptions, permissions, serializers, status, viewsets
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ErrorDetail, NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from .. import webhooks, workflow
-from ..access import access_for
+from ..access import AccessDenied, access_for
+from ..accounts import twofactor
+from ..accounts.throttling import ScopedRateThrottle
 from ..spec import ACTIONS as ENTITY_ACTIONS
 from .errors import Conflict
 from .filters import FilterBackend, OrderingFilter, SearchFilter
@@ -169,6 +170,9 @@ class ApiRoot(APIView):
 class LoginSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    otp = serializers.CharField(required=False, max_length=12,
+                                help_text="The code of the user's authenticator app, for roles that require "
+                                          "two-factor login.")
 
 
 class TokenSerializer(serializers.Serializer):
@@ -195,12 +199,29 @@ class ObtainToken(APIView):
     def post(self, request):
         data = LoginSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, **data.validated_data)
+        credentials = {k: data.validated_data[k] for k in ("username", "password")}
+        # The Django request: django-axes counts failures and flags a lockout on it.
+        user = authenticate(request._request, **credentials)
         if user is None or not user.is_active:
             raise ValidationError({"non_field_errors": ["Unable to log in with the given credentials."]},
                                   code="authorization")
+        self.check_two_factor(request, user, data.validated_data.get("otp"))
         instance, token = AuthToken.objects.create(user)
         return Response(TokenSerializer({"token": token, "expiry": instance.expiry}).data, status=status.HTTP_200_OK)
+
+    @staticmethod
+    def check_two_factor(request, user, code):
+        """Refuse a token to a user whose role requires two-factor login unless ``code`` is valid."""
+        if not twofactor.requires_two_factor(getattr(request, "solution", None), user):
+            return
+        if twofactor.confirmed_device(user) is None:
+            raise PermissionDenied(f"Two-factor login is required: enrol an authenticator app at "
+                                   f"{twofactor.TWO_FACTOR_PATH} first.", code="two_factor_enrolment_required")
+        if not code:
+            raise ValidationError({"otp": [ErrorDetail("A two-factor code is required for this account.",
+                                                       code="required")]})
+        if twofactor.check_code(user, code) is None:
+            raise ValidationError({"otp": [ErrorDetail("This code is not valid.", code="invalid")]})
 
 
 class Tokens(APIView):
@@ -270,5 +291,6 @@ def abilities(access):
     return tuple(found)
 
 
-class DocsView(SpectacularSwaggerView):
-    """Swagger UI from local static files (drf-spectacular-sidecar), no CDN."""
+class DocsView(SpectacularSwaggerSplitView):
+    """Swagger UI from local static files (drf-spectacular-sidecar), no CDN; its start-up script is a
+    separate file, so the Content-Security-Policy needs no inline script."""

@@ -26,12 +26,18 @@ class Receiver:
     def __init__(self, failures=0):
         self.failures = failures
         self.received = []
+        self.redirect_to = None  # a URL to answer 307 with, instead of a status
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append((dict(self.headers), body))
+                if receiver.redirect_to:
+                    self.send_response(307)
+                    self.send_header("Location", receiver.redirect_to)
+                    self.end_headers()
+                    return
                 status = 500 if len(receiver.received) <= receiver.failures else 204
                 self.send_response(status)
                 self.end_headers()
@@ -50,6 +56,12 @@ class Receiver:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _loopback_allowed(settings):
+    """These tests post to a receiver on loopback, which webhooks refuse unless allowed."""
+    settings.CABINET_WEBHOOK_ALLOW_PRIVATE = True
 
 
 @pytest.fixture
@@ -222,3 +234,113 @@ def test_real_worker_retries_with_backoff(customer, settings, monkeypatch):
     assert len(endpoint.received) == 2
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("delivered", 2)
+
+
+# --- server-side request forgery ---------------------------------------------------------------
+
+def delivery_to(url):
+    return WebhookDelivery.objects.create(webhook="crm", event="create", entity="ticket", object_id=1, url=url,
+                                          payload={"event": "create"}, next_attempt_at=timezone.now())
+
+
+REFUSED_TARGETS = [
+    ("http://127.0.0.1:{port}/hook", "127.0.0.1 (loopback)"),
+    ("http://localhost:{port}/hook", "(loopback)"),
+    ("http://[::1]:{port}/hook", "::1 (loopback)"),
+    ("http://[::ffff:127.0.0.1]:{port}/hook", "(loopback)"),
+    ("http://0.0.0.0:{port}/hook", "0.0.0.0 (unspecified)"),
+    ("http://10.0.0.1/hook", "10.0.0.1 (private)"),
+    ("http://172.16.5.4/hook", "172.16.5.4 (private)"),
+    ("http://192.168.1.1/hook", "192.168.1.1 (private)"),
+    ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 (link-local)"),
+    ("http://[fe80::1]/hook", "fe80::1 (link-local)"),
+    ("http://[fc00::1]/hook", "fc00::1 (private)"),
+    ("http://224.0.0.1/hook", "224.0.0.1 (multicast)"),
+    ("http://240.0.0.1/hook", "240.0.0.1 (reserved)"),
+    ("http://100.64.0.1/hook", "100.64.0.1 (not public)"),
+    ("http://2130706433:{port}/hook", "127.0.0.1 (loopback)"),  # 127.0.0.1 as one decimal number
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("url", "reason"), REFUSED_TARGETS)
+def test_private_targets_are_refused_once_and_for_all(receiver, settings, url, reason):
+    settings.CABINET_WEBHOOK_ALLOW_PRIVATE = False
+    endpoint = receiver()
+    delivery = delivery_to(url.format(port=endpoint.server.server_address[1]))
+    deliver_webhook.apply(args=[delivery.pk])
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 1, None)
+    assert delivery.last_error.startswith("refused: ") and reason in delivery.last_error, delivery.last_error
+    assert "CABINET_WEBHOOK_ALLOW_PRIVATE" in delivery.last_error
+    assert endpoint.received == []
+    # Never retried: the sweeper leaves it alone.
+    WebhookDelivery.objects.update(next_attempt_at=timezone.now())
+    assert sweep_webhooks() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x", "gopher://example.com/",
+                                 "http://user:pw@example.com/hook", "http:///nohost"])
+def test_urls_that_are_not_plain_http_are_refused(settings, url):
+    from engine.webhooks import attempt
+
+    delivery = delivery_to(url)
+    assert attempt(delivery) is False
+    delivery.refresh_from_db()
+    assert delivery.status == "failed" and delivery.last_error.startswith("refused: ")
+
+
+@pytest.mark.django_db
+def test_every_address_of_a_host_is_checked(monkeypatch, settings):
+    import socket
+
+    from engine import netguard
+    from engine.webhooks import attempt
+
+    settings.CABINET_WEBHOOK_ALLOW_PRIVATE = False
+    public = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 80))
+    private = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", 80))
+    monkeypatch.setattr(netguard.socket, "getaddrinfo", lambda *a, **k: [public, private])
+    delivery = delivery_to("http://mixed.example.com/hook")
+    assert attempt(delivery) is False
+    delivery.refresh_from_db()
+    assert delivery.status == "failed" and "10.1.2.3 (private)" in delivery.last_error
+
+
+@pytest.mark.django_db
+def test_redirects_to_private_targets_are_refused(receiver, settings):
+    from engine.webhooks import attempt
+
+    settings.CABINET_WEBHOOK_ALLOW_PRIVATE = False
+    settings.CABINET_WEBHOOK_ALLOWED_HOSTS = ["localhost"]  # the first hop only, by name
+    endpoint, inner = receiver(), receiver()
+    endpoint.redirect_to = inner.url  # http://127.0.0.1:<port>/hook
+    delivery = delivery_to(f"http://localhost:{endpoint.server.server_address[1]}/hook")
+    assert attempt(delivery) is False
+    delivery.refresh_from_db()
+    assert delivery.status == "failed" and "127.0.0.1 (loopback)" in delivery.last_error
+    assert len(endpoint.received) == 1 and inner.received == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("allowed", [["127.0.0.0/8"], ["127.0.0.1"], ["LOCALHOST"]])
+def test_the_allow_list_lets_named_hosts_and_networks_through(receiver, settings, allowed):
+    from engine.webhooks import attempt
+
+    settings.CABINET_WEBHOOK_ALLOW_PRIVATE = False
+    settings.CABINET_WEBHOOK_ALLOWED_HOSTS = allowed
+    endpoint = receiver()
+    host = "localhost" if allowed == ["LOCALHOST"] else "127.0.0.1"
+    delivery = delivery_to(f"http://{host}:{endpoint.server.server_address[1]}/hook")
+    assert attempt(delivery) is True, delivery.last_error
+    assert len(endpoint.received) == 1
+
+
+def test_public_addresses_pass_the_guard():
+    import ipaddress
+
+    from engine.netguard import address_kind
+
+    for address in ("93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"):
+        assert address_kind(ipaddress.ip_address(address)) == "", address

@@ -1,0 +1,150 @@
+"""Concurrent writes: writers wait for each other, none fails.
+
+A real threaded WSGI server in another process serves the resort demo with the shipped settings;
+100 booking POSTs arrive at once. Every one must answer 201 and every row must be stored. On the
+embedded SQLite default (a file database) always; on PostgreSQL too when the suite runs there
+(in a database of its own, made and dropped by the test).
+"""
+import contextlib
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUESTS = 100
+
+SERVER = """
+import os, sys
+import django
+django.setup()
+from socketserver import ThreadingMixIn
+from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer, get_internal_wsgi_application
+
+class Quiet(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+class Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    request_queue_size = 256  # all clients connect at once
+
+server = Server(("127.0.0.1", 0), Quiet, ipv6=False)
+server.set_app(get_internal_wsgi_application())
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+def postgres_url():
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://")) else None
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(url):
+    """A new, empty database beside the one ``url`` names; dropped afterwards."""
+    import dj_database_url
+    import psycopg
+
+    params = dj_database_url.parse(url)
+    name = f"{params['NAME']}_concurrency"
+    admin = {"host": params["HOST"] or None, "port": params["PORT"] or None, "user": params["USER"] or None,
+             "password": params["PASSWORD"] or None, "dbname": "postgres", "autocommit": True}
+    with psycopg.connect(**admin) as conn:
+        conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(name)))
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+    try:
+        yield url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(**admin) as conn:
+            conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                psycopg.sql.Identifier(name)))
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=[
+    pytest.mark.postgres, pytest.mark.skipif(postgres_url() is None, reason="needs PostgreSQL (DATABASE_URL)")])]
+
+
+@pytest.fixture(params=BACKENDS)
+def server(request, tmp_path):
+    """The resort demo on a fresh database, served by a threaded server in its own process; yields
+    (base URL, a function running one SQL query on that database)."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            db = tmp_path / "cabinet.sqlite3"
+            url = f"sqlite:///{db}"
+
+            def query(sql):
+                with contextlib.closing(sqlite3.connect(db)) as conn:
+                    return conn.execute(sql).fetchall()
+        else:
+            import psycopg
+
+            url = stack.enter_context(fresh_postgres_database(postgres_url()))
+
+            def query(sql):
+                with psycopg.connect(url) as conn:
+                    return conn.execute(sql).fetchall()
+        yield from serve(url, query)
+
+
+def serve(url, query):
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CABINET_PRODUCTION", "DEBUG")}
+    env.update(DATABASE_URL=url, SECRET_KEY="concurrency-test-key", DJANGO_SETTINGS_MODULE="engine.settings",
+               CABINET_API_RATE_USER="100000/minute", CABINET_API_RATE_ANON="100000/minute")
+    seeded = subprocess.run([sys.executable, "manage.py", "demo", "--seed-only"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert seeded.returncode == 0, seeded.stderr
+    process = subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(process.stdout.readline())
+        yield f"http://127.0.0.1:{port}", query
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=30)
+        if "database is locked" in errors or "Traceback" in errors:
+            pytest.fail(f"the server logged errors: {errors[-2000:]}")
+
+
+def test_concurrent_booking_posts_all_succeed(server, request):
+    base, query = server
+    if "sqlite" in request.node.callspec.id:
+        assert query("PRAGMA journal_mode") == [("wal",)]
+    token = requests.post(f"{base}/api/auth/token/", json={"username": "anna", "password": "anna-demo"},
+                          timeout=30).json()["token"]
+    headers = {"Authorization": f"Token {token}"}
+    excursions = requests.get(f"{base}/api/excursion/", headers=headers, timeout=30).json()["results"]
+    before = query("SELECT COUNT(*) FROM cabinet_booking")[0][0]
+    statuses, failures = [], []
+    start = threading.Barrier(REQUESTS)
+
+    def book(i):
+        start.wait()
+        try:
+            response = requests.post(f"{base}/api/booking/", headers=headers, timeout=120,
+                                     json={"excursion": excursions[i % len(excursions)]["id"], "seats": 1,
+                                           "note": f"concurrent {i}"})
+            statuses.append(response.status_code)
+            if response.status_code != 201:
+                failures.append((i, response.status_code, response.text[:200]))
+        except requests.RequestException as exc:
+            failures.append((i, type(exc).__name__, str(exc)[:200]))
+
+    threads = [threading.Thread(target=book, args=(i,)) for i in range(REQUESTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads)
+    assert failures == []
+    assert statuses == [201] * REQUESTS
+    assert query("SELECT COUNT(*) FROM cabinet_booking")[0][0] == before + REQUESTS
+    notes = {row[0] for row in query("SELECT note FROM cabinet_booking WHERE note LIKE 'concurrent %'")}
+    assert notes == {f"concurrent {i}" for i in range(REQUESTS)}
