@@ -15,7 +15,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from .. import webhooks, workflow
-from ..access import AccessDenied, access_for
+from ..access import access_for
 from ..accounts import twofactor
 from ..accounts.throttling import ScopedRateThrottle
 from ..spec import ACTIONS as ENTITY_ACTIONS
