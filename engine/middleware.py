@@ -55,6 +55,9 @@ class ActiveSolutionMiddleware:
             return self.get_response(request)
         watch = WriteWatch()
         request.cabinet_writes = watch
+        # DRF replaces request.user with the user its authenticators found (a plain User, without the
+        # session's two-factor state); the second pass starts from the user the middlewares set.
+        user = getattr(request, "user", None)
         with connection.execute_wrapper(watch):
             response = self.get_response(request)
         if not isinstance(response, _VersionMoved):
@@ -62,6 +65,8 @@ class ActiveSolutionMiddleware:
         log.warning("%s %s failed on version %s while a newer one was published; answering it again on "
                     "version %s", request.method, request.path, response.old_number, registry.active.number)
         request.cabinet_retried = True
+        if user is not None:
+            request.user = user
         self._route(request, registry.active)
         return self.get_response(request)
 

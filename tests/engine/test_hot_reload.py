@@ -286,7 +286,7 @@ def assert_clean(d, tally, hammer, count, backend):
           f"failed: {len(hammer.errors)}, 5xx: {sum(1 for s in hammer.statuses if s >= 500)}, answered again "
           f"after a publish broke them: {d.server_errors.count('answering it again')}")
     assert failures == {}
-    assert hammer.errors == []
+    assert hammer.errors == [], d.server_errors[-8000:]
     assert len(hammer.statuses) > 50, "the clients barely ran"
     assert "Traceback" not in d.server_errors, d.server_errors[-3000:]
     # Every row a client was told was created is there (no write lost or doubled by a retry).
