@@ -1,0 +1,43 @@
+"""Calendar pages: a week (or a day) of rows by their date field."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.urls import reverse
+from django.utils import timezone
+
+from ..display import display, row_title
+from ..fieldtypes import FieldType
+from .base import CabinetView, render
+
+
+class CalendarPage(CabinetView):
+    def kind_calendar(self, page):
+        entity, access = self.entity(page), self.access
+        by_day_view = self.request.GET.get("view") == "day"
+        try:
+            start = dt.date.fromisoformat(self.request.GET.get("day" if by_day_view else "week", ""))
+        except ValueError:
+            start = timezone.localdate()
+        if not by_day_view:
+            start -= dt.timedelta(days=start.weekday())
+        span = 1 if by_day_view else 7
+        days = [start + dt.timedelta(days=i) for i in range(span)]
+        f = entity.field(page.date_field)
+        lookup = f"{f.name}__date__range" if f.type is FieldType.DATETIME else f"{f.name}__range"
+        refs = [n for n in access.visible_fields(entity.name) if entity.field(n).type is FieldType.REF][:2]
+        rows = access.queryset(entity.name).filter(**{lookup: (days[0], days[-1])}).order_by(f.name)
+        rows = rows.select_related(*refs)
+        detail = self.site.detail_page(access, entity.name) or page
+        by_day = {day: [] for day in days}
+        visible = access.visible_fields(entity.name)
+        for row in rows:
+            value = getattr(row, f.name)
+            day = timezone.localtime(value).date() if f.type is FieldType.DATETIME else value
+            by_day.setdefault(day, []).append({"title": row_title(row, entity, visible), "when": display(row, f),
+                                               "url": reverse("page-row", args=[detail.name, row.pk])})
+        context = self.context(page, days=[(d, by_day[d]) for d in days], today=timezone.localdate(),
+                               day_view=by_day_view, start=start.isoformat(),
+                               previous=(start - dt.timedelta(days=span)).isoformat(),
+                               next=(start + dt.timedelta(days=span)).isoformat())
+        return render(self.request, self.built, "calendar.html", context)
