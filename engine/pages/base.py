@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from ..access import access_for
+from ..display import Refs
+from .params import BadParameter
 
 
 def themed(built, name):
@@ -68,6 +70,9 @@ class CabinetView(View):
             return super().dispatch(request, *args, **kwargs)
         except LoginRequired:
             return redirect_to_login(request.get_full_path())
+        except BadParameter as error:
+            context = self.context(None, page_title=_("Bad request"), error=error)
+            return render(request, self.built, "bad_request.html", context, status=error.status_code)
 
     def page_or_404(self, name):
         page = self.site.page(name)
@@ -97,6 +102,10 @@ class CabinetView(View):
 
         names = dict(settings.LANGUAGES)
         return [(code, names.get(code, code)) for code in self.built.spec.languages if code in names]
+
+    def refs(self):
+        """How refs show to this reader (titles of rows out of their scope are hidden)."""
+        return Refs(self.access, self.built.spec, self.built.spec.currency)
 
     def entity(self, page):
         return self.built.spec.entity(page.entity)

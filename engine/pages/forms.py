@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
@@ -11,6 +12,35 @@ from django.utils.translation import gettext as _
 from .. import webhooks
 from ..display import row_title
 from .base import CabinetView, html5_widget, label, render
+
+
+class CabinetModelForm(forms.ModelForm):
+    """A model form whose row also carries values the server forces (a role's ``set``).
+
+    Django validates uniqueness only over the fields a form shows; a unique index that includes a
+    forced field (one favourite per customer and product) would then pass the form and fail in the
+    database. Forced fields are validated with the row, and their errors shown on the form.
+    """
+
+    forced = frozenset()
+
+    def force(self, values):
+        """Set ``values`` ({field: model value}) on the row before validation."""
+        for name, value in values.items():
+            setattr(self.instance, name, value)
+        self.forced = frozenset(values)
+
+    def _get_validation_exclusions(self):
+        return super()._get_validation_exclusions() - self.forced
+
+    def _update_errors(self, errors):
+        # An error on a field the form does not show (a forced one) belongs to the form as a whole.
+        if hasattr(errors, "error_dict"):
+            regrouped = {}
+            for name, items in errors.error_dict.items():
+                regrouped.setdefault(name if name in self.fields else NON_FIELD_ERRORS, []).extend(items)
+            errors = ValidationError(regrouped)
+        super()._update_errors(errors)
 
 
 class FormView(CabinetView):
@@ -29,7 +59,7 @@ class FormView(CabinetView):
         names = [n for n in (page.fields if page.kind == "form" and page.fields else editable) if n in editable]
         if not names:
             raise Http404
-        form_class = forms.modelform_factory(self.built.model(entity.name), fields=names,
+        form_class = forms.modelform_factory(self.built.model(entity.name), form=CabinetModelForm, fields=names,
                                              formfield_callback=html5_widget)
         return page, entity, obj, form_class, action
 
@@ -48,22 +78,24 @@ class FormView(CabinetView):
     def post(self, request, page, pk=None):
         spec, entity, obj, form_class, action = self.setup_form(page, pk)
         form = self.scoped(form_class(request.POST, request.FILES, instance=obj))
+        if action == "create":
+            form.force(self.access.resolved_forced(entity.name))
         if not form.is_valid():
             return self.show(spec, entity, obj, form, status=400)
-        with transaction.atomic():
-            row = form.save(commit=False)
-            if action == "create":
-                for name, value in self.access.resolved_forced(entity.name).items():
-                    setattr(row, name, value)
-            row.save()
-            form.save_m2m()
-            webhooks.emit(self.built, entity.name, action, row)
+        try:
+            with transaction.atomic():  # a savepoint: the request's transaction survives a refused insert
+                row = form.save()
+                webhooks.emit(self.built, entity.name, action, row)
+        except IntegrityError:
+            # Another request stored the same unique values between validation and this write.
+            form.add_error(None, _("A row with these values already exists; it was saved in the meantime."))
+            return self.show(spec, entity, obj, form, status=400)
         messages.success(request, _("Saved."))
         target = self.site.row_page(self.access, entity.name)
         return redirect("page-row", target.name if target else spec.name, row.pk)
 
     def show(self, page, entity, obj, form, status=200):
-        title = row_title(obj, entity, self.access.visible_fields(entity.name)) if obj else label(page.title,
-                                                                                                   self.built)
+        title = row_title(obj, entity, self.access.visible_fields(entity.name), self.built.spec.currency,
+                          self.refs()) if obj else label(page.title, self.built)
         context = self.context(page, entity=entity, obj=obj, form=form, title=title)
         return render(self.request, self.built, "form.html", context, status=status)

@@ -13,6 +13,7 @@ from ..display import display
 from ..fieldtypes import FieldType
 from ..workflow import allowed as transition_allowed
 from ..workflow import transitions_of
+from . import params
 from .base import CabinetView, label, render
 
 FILTERABLE = (FieldType.CHOICE, FieldType.BOOLEAN)
@@ -32,16 +33,16 @@ class ListPage(CabinetView):
                 continue
             options = ([(c.value, label(c.label, self.built)) for c in f.choices] if f.type is FieldType.CHOICE
                        else [("1", _("Yes")), ("0", _("No"))])
-            chosen = self.request.GET.get(name, "")
-            if chosen in dict(options):
+            chosen = params.choice(self.request, name, dict(options))
+            if chosen:
                 qs = qs.filter(**{name: (chosen == "1") if f.type is FieldType.BOOLEAN else chosen})
             filters.append({"name": name, "label": label(f.label, self.built), "options": options, "value": chosen})
         searchable = [n for n in entity.search if n in visible]
-        query = self.request.GET.get("q", "").strip()[:100]
+        query = params.text(self.request, "q")
         if page.search and searchable and query:
             qs = qs.filter(reduce(or_, (Q(**{f"{n}__icontains": query}) for n in searchable)))
-        sort = self.request.GET.get("sort", "")
-        if sort.lstrip("-") in shown:
+        sort = params.sort(self.request, shown)
+        if sort:
             qs = qs.order_by(sort, "-id")
         refs = [f.name for f in columns if f.type is FieldType.REF]
         qs = qs.select_related(*refs) if refs else qs
@@ -50,8 +51,9 @@ class ListPage(CabinetView):
         currency = self.built.spec.currency
         titles = [label(f.label, self.built) for f in columns]
         actions = self.row_actions(entity, detail, paged.object_list)
+        refs = self.refs().load(paged.object_list, columns)
         rows = [{"obj": obj, "url": reverse("page-row", args=[detail.name, obj.pk]), "actions": actions.get(obj.pk, []),
-                 "cells": list(zip(titles, [display(obj, f, currency) for f in columns], strict=True))}
+                 "cells": list(zip(titles, [display(obj, f, currency, refs) for f in columns], strict=True))}
                 for obj in paged.object_list]
         form_page = self.site.form_page(access, entity.name)
         context = self.context(
