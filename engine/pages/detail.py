@@ -11,7 +11,7 @@ from .base import CabinetView, label, render
 
 
 class DetailPage(CabinetView):
-    def detail(self, page, pk):
+    def detail(self, page, pk, status=200):
         entity, access = self.entity(page), self.access
         visible = access.visible_fields(entity.name)
         refs = [n for n in visible if entity.field(n).type is FieldType.REF]
@@ -53,4 +53,4 @@ class DetailPage(CabinetView):
         context = self.context(page, entity=entity, obj=obj, title=title, groups=groups, related=related,
                                actions=actions, edit_url=reverse("page-edit", args=[page.name, obj.pk])
                                if can_edit else None)
-        return render(self.request, self.built, "detail.html", context)
+        return render(self.request, self.built, "detail.html", context, status=status)
