@@ -15,6 +15,7 @@ from django.http import HttpResponseBadRequest
 from .. import webhooks
 from ..access import access_for
 from ..fieldtypes import FieldType
+from ..pages.forms import CabinetModelForm
 
 NUL = "\x00"
 
@@ -34,6 +35,22 @@ class PolicyAdmin(admin.ModelAdmin):
 
     built = None
     entity_name = None
+    form = CabinetModelForm
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """The admin form; on create the forced values join the row before validation (unique indexes)."""
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        if change:
+            return form_class
+        forced = self.access(request).resolved_forced
+
+        class ForcedForm(form_class):
+            def full_clean(self):
+                if self.is_bound:
+                    self.force(forced(self._meta.model.spec.name))
+                super().full_clean()
+
+        return ForcedForm
 
     def access(self, request):
         return access_for(request, self.built)

@@ -112,9 +112,12 @@ def test_no_form_post_gives_a_500(resort, username):
     built = resort
     probe = Probe(username)
     access = built.policy.for_user(get_user_model().objects.get(username=username))
+    seen = set()
     for page in built.spec.pages:
-        if not page.entity or not built.pages.allowed(access, page):
+        # One page per entity is enough for the fields (every page of an entity builds the same form).
+        if not page.entity or not built.pages.allowed(access, page) or page.entity in seen:
             continue
+        seen.add(page.entity)
         entity = built.spec.entity(page.entity)
         rows = list(access.queryset(entity.name, "update").values_list("pk", flat=True)[:1])
         urls = [f"/p/{page.name}/new/"] + [f"/p/{page.name}/{pk}/edit/" for pk in rows]
@@ -136,11 +139,14 @@ def test_no_admin_changelist_parameter_gives_a_500(resort, username):
         url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
         names = ["q", "o", "p", "e", "all", "_to_field", "_popup"]
         for f in entity.fields:
-            names += [f.name, f"{f.name}__exact", f"{f.name}__in", f"{f.name}__isnull", f"{f.name}__gte",
-                      f"{f.name}__year", f"{f.name}__month", f"{f.name}__day", f"{f.name}__id__exact"]
+            names += [f"{f.name}__exact", f"{f.name}__isnull"]
         for name in names:
             for value in HOSTILE:
                 probe.check("get", url, {name: value})
+        for f in entity.fields:  # lookups no list filter offers (refused: 'invalid lookup')
+            for lookup in ("", "__in", "__gte", "__year", "__month", "__day", "__id__exact", "__startswith"):
+                for value in (NUL, "99999999999999999999", "0", "-1", "0001-01-01", "9999-12-31"):
+                    probe.check("get", url, {f.name + lookup: value})
         probe.check("get", url, {"q": [NUL, "a"], "o": ["1", "-1.-2"]})
         for order in ("-", "0", "1.1.1", "99", "-99", "1.x", "-0"):
             probe.check("get", url, {"o": order})
