@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from ..fieldtypes import PHONE_RE
 from .base import CabinetView, LoginRequired, render
+from .params import NUL
 
 
 class ProfileForm(forms.Form):
@@ -76,7 +77,9 @@ class ProfileView(CabinetView):
             messages.success(request, _("New API token (shown once): %(token)s") % {"token": token})
             return redirect("profile")
         elif "revoke_token" in request.POST:
-            AuthToken.objects.filter(user=user, token_key=request.POST.get("revoke_token", "")).delete()
+            key = request.POST.get("revoke_token", "")
+            if NUL not in key:  # PostgreSQL refuses NUL in strings; no token holds one
+                AuthToken.objects.filter(user=user, token_key=key).delete()
             messages.success(request, _("Token revoked."))
             return redirect("profile")
         if status == 400 and not details.is_bound:

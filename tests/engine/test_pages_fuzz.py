@@ -3,6 +3,7 @@
 Every request must answer 200, 204, 302 or a 4xx, never a 500 (PostgreSQL refuses NUL bytes in
 strings, so run this module on both backends). Failures are collected and reported together.
 """
+import collections
 import io
 
 import pytest
@@ -39,25 +40,28 @@ class Probe:
         self.client = Client(raise_request_exception=False)
         self.client.force_login(get_user_model().objects.get(username=username))
         self.attempts, self.failures = 0, []
+        self.by_kind = collections.Counter()  # probe class -> attempts (reported as junit properties)
 
-    def check(self, method, url, data=None, **headers):
+    def check(self, kind, method, url, data=None, **headers):
         self.attempts += 1
+        self.by_kind[kind] += 1
         response = getattr(self.client, method)(url, data, **headers)
         if response.status_code not in OK:
             exc = getattr(response, "exc_info", None)
-            self.failures.append((method, url, repr(data)[:120], response.status_code,
+            self.failures.append((kind, method, url, repr(data)[:120], response.status_code,
                                   f"{exc[0].__name__}: {str(exc[1])[:100]}" if exc else ""))
         return response
 
-    def assert_clean(self):
+    def assert_clean(self, record_property):
+        for kind, attempts in sorted(self.by_kind.items()):
+            record_property(f"attempts {kind}", attempts)
         if self.failures:
             lines = "\n".join(map(repr, self.summary()))
             pytest.fail(f"{len(self.failures)} of {self.attempts} requests failed:\n{lines}", pytrace=False)
 
     def summary(self):
         """One line per distinct (method, parameter names, error), to read the failures at a glance."""
-        return sorted({(m, url.split("/")[2] if url.startswith("/admin/") else url.split("/")[1], data[:40], error)
-                       for m, url, data, _status, error in self.failures})
+        return sorted({(kind, m, data[:40], error) for kind, m, _url, data, _status, error in self.failures})
 
 
 def page_params(page):
@@ -73,29 +77,29 @@ def sort_values(built, page):
 
 
 @pytest.mark.parametrize("username", ["anna", "reception", "admin"])
-def test_no_page_parameter_gives_a_500(resort, username):
+def test_no_page_parameter_gives_a_500(resort, username, record_property):
     built = resort
     probe = Probe(username)
     for page in built.spec.pages:
         url = f"/p/{page.name}/"
         for name in page_params(page):
             for value in HOSTILE:
-                probe.check("get", url, {name: value})
+                probe.check(f"page {name if name not in page.filters else 'filter'}", "get", url, {name: value})
         for value in sort_values(built, page):
-            probe.check("get", url, {"sort": value})
-        probe.check("get", url, {"q": ["a", NUL, "b"], "sort": ["x", "--status"], "week": ["9999-12-31", "x"]})
+            probe.check("page sort", "get", url, {"sort": value})
+        probe.check("page repeated", "get", url, {"q": ["a", NUL, "b"], "sort": ["x", "--status"], "week": ["9999-12-31", "x"]})
         for value in HOSTILE[:12]:
-            probe.check("get", url, {"q": value, "page": value}, HTTP_HX_REQUEST="true",
+            probe.check("page htmx", "get", url, {"q": value, "page": value}, HTTP_HX_REQUEST="true",
                         HTTP_HX_TARGET=value, HTTP_HX_CURRENT_URL=value)
         edges = ("9999-12-31", "0001-01-01", "9999-12-27", "0001-01-07") if page.kind == "calendar" else ()
         for view in ("day", "week", NUL, ""):
             for edge in edges:
-                probe.check("get", url, {"view": view, "day": edge, "week": edge})
+                probe.check("page week/day", "get", url, {"view": view, "day": edge, "week": edge})
         if page.entity:
             for pk in ("0", "99999999999999999999", "9" * 40):
-                probe.check("get", f"/p/{page.name}/{pk}/", {"q": NUL})
+                probe.check("page row id", "get", f"/p/{page.name}/{pk}/", {"q": NUL})
     assert probe.attempts > 700
-    probe.assert_clean()
+    probe.assert_clean(record_property)
 
 
 def hostile_form_values(f):
@@ -108,7 +112,7 @@ def hostile_form_values(f):
 
 
 @pytest.mark.parametrize("username", ["anna", "reception", "admin"])
-def test_no_form_post_gives_a_500(resort, username):
+def test_no_form_post_gives_a_500(resort, username, record_property):
     built = resort
     probe = Probe(username)
     access = built.policy.for_user(get_user_model().objects.get(username=username))
@@ -124,14 +128,20 @@ def test_no_form_post_gives_a_500(resort, username):
         for url in urls:
             for f in entity.fields:
                 for value in hostile_form_values(f):
-                    probe.check("post", url, {f.name: value})
-            probe.check("post", url, {f.name: [NUL, "1"] for f in entity.fields})
+                    probe.check(f"form {f.type.value}", "post", url, {f.name: value})
+            probe.check("form repeated", "post", url, {f.name: [NUL, "1"] for f in entity.fields})
+    for button in ("save_details", "change_password", "save_notifications", "revoke_token", "unknown"):
+        names = ("old_password", "new_password1") if button == "change_password" else (
+            "first_name", "email", "phone", "channels", "revoke_token")
+        for name in names:
+            for value in HOSTILE[:6] if button == "change_password" else HOSTILE:  # each checks a scrypt hash
+                probe.check("profile", "post", "/accounts/profile/", {button: value, name: value})
     assert probe.attempts > 200
-    probe.assert_clean()
+    probe.assert_clean(record_property)
 
 
 @pytest.mark.parametrize("username", ["reception", "admin"])
-def test_no_admin_changelist_parameter_gives_a_500(resort, username):
+def test_no_admin_changelist_parameter_gives_a_500(resort, username, record_property):
     built = resort
     probe = Probe(username)
     for entity in built.spec.entities:
@@ -142,13 +152,14 @@ def test_no_admin_changelist_parameter_gives_a_500(resort, username):
             names += [f"{f.name}__exact", f"{f.name}__isnull"]
         for name in names:
             for value in HOSTILE:
-                probe.check("get", url, {name: value})
+                kind = name if name in ("q", "o", "p") else "filter" if name.endswith(("__exact", "__isnull")) else "other"
+                probe.check(f"admin {kind}", "get", url, {name: value})
         for f in entity.fields:  # lookups no list filter offers (refused: 'invalid lookup')
             for lookup in ("", "__in", "__gte", "__year", "__month", "__day", "__id__exact", "__startswith"):
                 for value in (NUL, "99999999999999999999", "0", "-1", "0001-01-01", "9999-12-31"):
-                    probe.check("get", url, {f.name + lookup: value})
-        probe.check("get", url, {"q": [NUL, "a"], "o": ["1", "-1.-2"]})
+                    probe.check("admin lookup", "get", url, {f.name + lookup: value})
+        probe.check("admin repeated", "get", url, {"q": [NUL, "a"], "o": ["1", "-1.-2"]})
         for order in ("-", "0", "1.1.1", "99", "-99", "1.x", "-0"):
-            probe.check("get", url, {"o": order})
+            probe.check("admin o", "get", url, {"o": order})
     assert probe.attempts > 1000
-    probe.assert_clean()
+    probe.assert_clean(record_property)
