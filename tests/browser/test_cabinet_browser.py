@@ -116,7 +116,7 @@ def test_a_stale_transition_shows_a_message_on_a_phone(demo, live_server, browse
     assert "was not done: this row has changed in the meantime" in message.inner_text()
     second.wait_for_selector("td.row-actions button", state="detached")  # and its list shows the row as it is
     assert second.evaluate("document.documentElement.scrollWidth") <= 360
-    shot(second, "7-stale-inline")
+    shot(second, "8-stale-inline")
 
     booking = demo.model("booking").objects.get(guest__user__username="anna")
     booking.status = "requested"
@@ -129,7 +129,7 @@ def test_a_stale_transition_shows_a_message_on_a_phone(demo, live_server, browse
         second.click("main .actions button")
     assert "was not done: this row has changed in the meantime" in second.locator(".messages").inner_text()
     assert second.locator("main .actions button").count() == 0
-    shot(second, "8-stale-detail")
+    shot(second, "9-stale-detail")
     context.close()
 
 
