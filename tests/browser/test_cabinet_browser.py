@@ -153,3 +153,30 @@ def test_installable_and_works_offline(demo, live_server, browser):
     assert "You are offline" in page.locator("main").inner_text()
     shot(page, "7-offline")
     context.close()
+
+
+def test_a_duplicate_with_a_forced_field_is_a_form_error_on_a_phone(publish_yaml, live_server, browser):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from tests.engine.test_pages import FAVOURITES_YAML
+
+    built, _plan = publish_yaml(FAVOURITES_YAML)
+    me = get_user_model().objects.create_user("me", password="pw-me-12345")
+    me.groups.add(Group.objects.get_or_create(name="client")[0])
+    built.model("customer").objects.create(user=me, name="Me")
+    built.model("product").objects.create(name="Green tea")
+    context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2, locale="en-US")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "me")
+    page.fill("#id_password", "pw-me-12345")
+    page.click("button[type=submit]")
+    for _attempt in range(2):
+        page.goto(f"{live_server.url}/p/add_favourite/new/")
+        page.select_option("#id_product", label="Green tea")
+        page.click("main button[type=submit]")
+    assert "Favourite with this Customer and Product already exists." in page.locator(".errors").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    shot(page, "10-form-duplicate")
+    context.close()
