@@ -5,12 +5,17 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from .fieldtypes import FieldType
+from .spec import USER
 
 
-def row_title(obj, entity, visible, currency=""):
-    """How a row is named on pages: its title field, else its first two filled visible fields."""
+def row_title(obj, entity, visible, currency="", refs=None):
+    """How a row is named on pages: its title field, else its first two filled visible fields.
+
+    ``refs`` (a ``Refs``) shows referenced rows as the reader may see them; without it a ref shows
+    its row's ``str()`` (for code that has no reader, e.g. the model's own ``__str__``).
+    """
     if entity.title and entity.title in visible:
-        text = display(obj, entity.field(entity.title), currency)
+        text = display(obj, entity.field(entity.title), currency, refs)
         if text:
             return text
     parts = []
@@ -18,7 +23,7 @@ def row_title(obj, entity, visible, currency=""):
         f = entity.field(name)
         if f.type in (FieldType.TEXT, FieldType.MARKDOWN, FieldType.JSON, FieldType.REFS):
             continue
-        text = display(obj, f, currency)
+        text = display(obj, f, currency, refs)
         if text:
             parts.append(text)
         if len(parts) == 2:
@@ -26,8 +31,12 @@ def row_title(obj, entity, visible, currency=""):
     return " · ".join(parts) or f"#{obj.pk}"
 
 
-def display(obj, f, currency=""):
-    """The text to show for field spec ``f`` of ``obj``."""
+def display(obj, f, currency="", refs=None):
+    """The text to show for field spec ``f`` of ``obj`` (refs through ``refs`` when given, see ``row_title``)."""
+    if refs is not None and f.type is FieldType.REF and f.to != USER:
+        return refs.title(obj, f)
+    if refs is not None and f.type is FieldType.REFS and f.to != USER:
+        return refs.many(obj, f)
     value = getattr(obj, f.name)
     if value is None or value == "":
         return ""
@@ -52,3 +61,58 @@ def display(obj, f, currency=""):
     if t is FieldType.REFS:
         return ", ".join(str(item) for item in value.all())
     return str(value)
+
+
+class Refs:
+    """How refs show to one reader: the referenced row's title when the reader may view that row, else nothing.
+
+    Which referenced rows are viewable is read with one query per referenced entity for all the rows
+    of a page (``load``), so query counts stay constant in the number of rows; rows read without
+    ``load`` are checked on first use. A referenced row's title is made from the fields the reader
+    may see of it, without following its own refs (that would be one more query per row).
+    """
+
+    def __init__(self, access, spec, currency="", nested=False):
+        self.access, self.spec, self.currency = access, spec, currency
+        self.nested = nested
+        self.checked = {}  # entity -> ids whose visibility is known
+        self.viewable = {}  # entity -> ids the reader may view
+
+    def load(self, rows, fields):
+        """Read at once which rows the ``fields`` (specs) of ``rows`` point at are viewable; return self."""
+        wanted = {}
+        for f in fields:
+            if f.type is FieldType.REF and f.to != USER:
+                wanted.setdefault(f.to, set()).update(getattr(row, f"{f.name}_id") for row in rows)
+        for entity, ids in wanted.items():
+            self._viewable(entity, ids - {None})
+        return self
+
+    def _viewable(self, entity, ids):
+        checked = self.checked.setdefault(entity, set())
+        viewable = self.viewable.setdefault(entity, set())
+        unknown = set(ids) - checked
+        if unknown:
+            viewable.update(self.access.queryset(entity, "view").filter(pk__in=unknown).values_list("pk", flat=True))
+            checked.update(unknown)
+        return viewable
+
+    def title(self, obj, f):
+        """The title of the row ``f`` (a ref spec) of ``obj`` points at, or "" when unset or out of scope."""
+        pk = getattr(obj, f"{f.name}_id")
+        if pk is None or self.nested or pk not in self._viewable(f.to, {pk}):
+            return ""
+        target = self.spec.entity(f.to)
+        return row_title(getattr(obj, f.name), target, self.access.visible_fields(f.to), self.currency,
+                         Refs(self.access, self.spec, self.currency, nested=True))
+
+    def many(self, obj, f):
+        """The titles of the viewable rows of a many-ref (prefetch it for many rows)."""
+        if self.nested:
+            return ""
+        items = list(getattr(obj, f.name).all())
+        viewable = self._viewable(f.to, {item.pk for item in items})
+        target, visible = self.spec.entity(f.to), self.access.visible_fields(f.to)
+        nested = Refs(self.access, self.spec, self.currency, nested=True)
+        return ", ".join(row_title(item, target, visible, self.currency, nested) for item in items
+                         if item.pk in viewable)

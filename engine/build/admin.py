@@ -10,10 +10,14 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.http import HttpResponseBadRequest
 
 from .. import webhooks
 from ..access import access_for
 from ..fieldtypes import FieldType
+from ..pages.forms import CabinetModelForm
+
+NUL = "\x00"
 
 LIST_TYPES = {FieldType.STRING, FieldType.CHOICE, FieldType.INTEGER, FieldType.DECIMAL, FieldType.MONEY,
               FieldType.BOOLEAN, FieldType.DATE, FieldType.DATETIME, FieldType.TIME, FieldType.EMAIL,
@@ -31,6 +35,22 @@ class PolicyAdmin(admin.ModelAdmin):
 
     built = None
     entity_name = None
+    form = CabinetModelForm
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """The admin form; on create the forced values join the row before validation (unique indexes)."""
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        if change:
+            return form_class
+        forced = self.access(request).resolved_forced
+
+        class ForcedForm(form_class):
+            def full_clean(self):
+                if self.is_bound:
+                    self.force(forced(self._meta.model.spec.name))
+                super().full_clean()
+
+        return ForcedForm
 
     def access(self, request):
         return access_for(request, self.built)
@@ -69,6 +89,32 @@ class PolicyAdmin(admin.ModelAdmin):
         access = self.access(request)
         editable = set(access.editable_fields(self.entity_name, "create" if obj is None else "update"))
         return [name for name in access.visible_fields(self.entity_name) if name not in editable]
+
+    def get_list_filter(self, request):
+        visible = set(self.access(request).visible_fields(self.entity_name))
+        return [name for name in self.list_filter if name in visible]
+
+    def get_search_fields(self, request):
+        visible = set(self.access(request).visible_fields(self.entity_name))
+        return [name for name in self.search_fields if name in visible]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        """Allow only the lookups of the list filters the user sees.
+
+        Django allows any lookup on the model's own fields; here that would let staff probe hidden fields
+        (``?secret__startswith=a``) and send values no column can hold (``?guest=99999999999999999999``).
+        A refused lookup is answered by the changelist as 'invalid lookup', never a 500.
+        """
+        name, _sep, rest = lookup.partition("__")
+        if request is None or name not in self.get_list_filter(request) or rest not in ("", "exact", "isnull"):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    def changelist_view(self, request, extra_context=None):
+        """The changelist; a NUL byte in any parameter is a 400 (PostgreSQL refuses NUL in strings)."""
+        if any(NUL in key or NUL in value for key, values in request.GET.lists() for value in values):
+            return HttpResponseBadRequest("A query parameter contains a NUL character.")
+        return super().changelist_view(request, extra_context)
 
     def get_list_display(self, request):
         visible = set(self.access(request).visible_fields(self.entity_name))

@@ -92,6 +92,47 @@ def test_guest_on_a_phone(demo, live_server, browser):
     context.close()
 
 
+def test_a_stale_transition_shows_a_message_on_a_phone(demo, live_server, browser):
+    """Two tabs show the same booking; the second 'Cancel' is refused with a message, inline and on the detail."""
+    context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2, locale="en-US")
+    first = context.new_page()
+    first.on("dialog", lambda dialog: dialog.accept())
+    first.goto(f"{live_server.url}/accounts/login/")
+    first.fill("#id_username", "anna")
+    first.fill("#id_password", "anna-demo")
+    first.click("button[type=submit]")
+    first.wait_for_url("**/p/home/")
+    second = context.new_page()
+    second.on("dialog", lambda dialog: dialog.accept())
+    for tab in (first, second):
+        tab.goto(f"{live_server.url}/p/my_bookings/")
+    first.click("td.row-actions button")
+    first.wait_for_selector("td.row-actions button", state="detached")  # the list reloaded: no button any more
+    with second.expect_response(lambda r: "/do/cancel/" in r.url) as answer:
+        second.click("td.row-actions button")
+    assert answer.value.status == 409
+    message = second.locator("#messages .msg.error")
+    message.wait_for()
+    assert "was not done: this row has changed in the meantime" in message.inner_text()
+    second.wait_for_selector("td.row-actions button", state="detached")  # and its list shows the row as it is
+    assert second.evaluate("document.documentElement.scrollWidth") <= 360
+    shot(second, "8-stale-inline")
+
+    booking = demo.model("booking").objects.get(guest__user__username="anna")
+    booking.status = "requested"
+    booking.save(update_fields=["status"])
+    for tab in (first, second):
+        tab.goto(f"{live_server.url}/p/my_bookings/{booking.pk}/")
+    with first.expect_navigation():
+        first.click("main .actions button")
+    with second.expect_navigation():
+        second.click("main .actions button")
+    assert "was not done: this row has changed in the meantime" in second.locator(".messages").inner_text()
+    assert second.locator("main .actions button").count() == 0
+    shot(second, "9-stale-detail")
+    context.close()
+
+
 def test_installable_and_works_offline(demo, live_server, browser):
     context = browser.new_context(viewport={"width": 360, "height": 740})
     page = context.new_page()
@@ -111,4 +152,31 @@ def test_installable_and_works_offline(demo, live_server, browser):
     page.goto(f"{live_server.url}/p/my_orders/")
     assert "You are offline" in page.locator("main").inner_text()
     shot(page, "7-offline")
+    context.close()
+
+
+def test_a_duplicate_with_a_forced_field_is_a_form_error_on_a_phone(publish_yaml, live_server, browser):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from tests.engine.test_pages import FAVOURITES_YAML
+
+    built, _plan = publish_yaml(FAVOURITES_YAML)
+    me = get_user_model().objects.create_user("me", password="pw-me-12345")
+    me.groups.add(Group.objects.get_or_create(name="client")[0])
+    built.model("customer").objects.create(user=me, name="Me")
+    built.model("product").objects.create(name="Green tea")
+    context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2, locale="en-US")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "me")
+    page.fill("#id_password", "pw-me-12345")
+    page.click("button[type=submit]")
+    for _attempt in range(2):
+        page.goto(f"{live_server.url}/p/add_favourite/new/")
+        page.select_option("#id_product", label="Green tea")
+        page.click("main button[type=submit]")
+    assert "Favourite with this Customer and Product already exists." in page.locator(".errors").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    shot(page, "10-form-duplicate")
     context.close()

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from engine.fieldtypes import FieldType
 from engine.models import UserPreference
 
 
@@ -302,3 +303,240 @@ def test_access_matrix_through_the_pages(solution, client):
                 new = client.get(f"/p/{page.name}/new/").status_code
                 assert new == ((200 if creates else 403) if page_open else 404), (role.name, page.name, "new")
     assert checked > 300
+
+
+# --- issue 9: refusals, card filters, forced unique values, out-of-scope titles, fields per role ----------
+
+
+def test_a_stale_transition_answers_409_with_a_message_and_the_row_as_it_is_now(resort, client):
+    login(client, "anna")
+    booking = resort.model("booking").objects.get(guest__user__username="anna")
+    url = f"/p/my_bookings/{booking.pk}/do/cancel/"
+    assert client.post(url).status_code == 302  # the first click
+    again = client.post(url)  # a second tab still showing the button
+    html = again.content.decode()
+    assert again.status_code == 409
+    assert "“Cancel” was not done: this row has changed in the meantime." in html
+    assert 'class="msg error"' in html and "Cancelled" in html and f'action="{url}"' not in html
+    inline = client.post(url, HTTP_HX_REQUEST="true")
+    assert inline.status_code == 409
+    assert (inline["HX-Trigger"], inline["HX-Retarget"], inline["HX-Reswap"]) == ("cabinet-changed", "#messages",
+                                                                                 "innerHTML")
+    assert inline.content.decode().strip() == (
+        '<p class="msg error">“Cancel” was not done: this row has changed in the meantime. '
+        "It is shown as it is now.</p>")
+    booking.refresh_from_db()
+    assert booking.status == "cancelled"
+
+
+def test_every_workflow_refusal_is_answered_not_raised(resort, client, monkeypatch):
+    """Any refusal the workflow raises (its DRF-style exceptions) becomes a page answer with its status."""
+    from rest_framework.exceptions import APIException
+
+    from engine.pages import transitions
+
+    class GuardRefused(APIException):
+        status_code = 422
+        default_detail = "Guard refused."
+
+    def refuse(*args, **kwargs):
+        raise GuardRefused()
+
+    monkeypatch.setattr(transitions, "fire", refuse)
+    login(client, "anna")
+    booking = resort.model("booking").objects.get(guest__user__username="anna")
+    response = client.post(f"/p/my_bookings/{booking.pk}/do/cancel/")
+    assert response.status_code == 422 and "“Cancel” was not done" in response.content.decode()
+
+
+CARDS_YAML = """
+entities:
+  ticket:
+    title: subject
+    owner: user
+    fields:
+      user: {type: ref, to: user}
+      subject: string
+      status: {type: choice, choices: [new, open, closed], default: new}
+      created_at: {type: datetime, default: now}
+roles:
+  client:
+    entities:
+      ticket: {actions: [list, view], scope: all}
+pages:
+  home:
+    kind: dashboard
+    cards:
+      - {kind: recent, title: Mine, entity: ticket, filter: {user: $user}}
+      - {kind: counter, title: Open or new, entity: ticket, filter: {status: [new, open]}}
+      - {kind: counter, title: Mine open, entity: ticket, filter: {user: $user, status: open}}
+"""
+
+
+def test_card_filters_resolve_variables_and_lists_like_scopes(publish_yaml, client):
+    from django.contrib.auth.models import Group
+
+    built, _plan = publish_yaml(CARDS_YAML)
+    User = get_user_model()
+    me, other = User.objects.create_user("me", password="pw-me-12345"), User.objects.create_user("other")
+    me.groups.add(Group.objects.get_or_create(name="client")[0])
+    Ticket = built.model("ticket")
+    for user, subject, status in [(me, "My new", "new"), (me, "My open", "open"), (other, "Their open", "open"),
+                                  (other, "Their closed", "closed")]:
+        Ticket.objects.create(user=user, subject=subject, status=status)
+    client.force_login(me)
+    response = client.get("/p/home/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "My new" in html and "My open" in html and "Their open" not in html  # recent: $user resolved
+    counters = re.findall(r"<h2>([^<]+)</h2>\s*<p class=\"big\">([^<]+)</p>", html)
+    assert counters == [("Open or new", "3"), ("Mine open", "1")]
+
+
+def test_a_card_filter_value_of_the_wrong_type_shows_nothing_instead_of_failing(publish_yaml):
+    from engine.pages.dashboard import card_rows
+    from engine.spec import CardSpec
+
+    built, _plan = publish_yaml(CARDS_YAML)
+    admin = get_user_model().objects.create_superuser("root", password="pw-root-12345")
+    access = built.policy.for_user(admin)
+    bad = CardSpec(kind="counter", entity="ticket", filter=(("created_at", "yesterday"),))
+    assert card_rows(access, bad) is None
+    many = CardSpec(kind="counter", entity="ticket", filter=(("status", ["new", "closed"]),))
+    assert "IN" in str(card_rows(access, many).query)
+
+
+FAVOURITES_YAML = """
+entities:
+  customer:
+    title: name
+    owner: user
+    fields:
+      user: {type: ref, to: user, unique: true}
+      name: string
+  product:
+    title: name
+    fields: {name: string}
+  favourite:
+    fields:
+      customer: {type: ref, to: customer, required: true}
+      product: {type: ref, to: product, required: true}
+    indexes: [{fields: [customer, product], unique: true}]
+roles:
+  client:
+    entities:
+      customer: {actions: [view], scope: own}
+      product: {actions: [list, view], scope: all}
+      favourite:
+        actions: [list, view, create]
+        scope: {customer.user: $user}
+        fields: {view: [customer, product], edit: [product]}
+        set: {customer: $user.customer}
+pages:
+  favourites: {kind: list, entity: favourite}
+  add_favourite: {kind: form, entity: favourite, fields: [product]}
+"""
+
+
+@pytest.fixture
+def favourites(publish_yaml, client):
+    from django.contrib.auth.models import Group
+
+    built, _plan = publish_yaml(FAVOURITES_YAML)
+    me = get_user_model().objects.create_user("me", password="pw-me-12345")
+    me.groups.add(Group.objects.get_or_create(name="client")[0])
+    built.model("customer").objects.create(user=me, name="Me")
+    product = built.model("product").objects.create(name="Tea")
+    client.force_login(me)
+    return built, product
+
+
+def test_a_unique_index_with_a_forced_field_is_a_form_error(favourites, client):
+    built, product = favourites
+    assert client.post("/p/add_favourite/new/", {"product": product.pk}).status_code == 302
+    again = client.post("/p/add_favourite/new/", {"product": product.pk})
+    assert again.status_code == 400
+    assert "Favourite with this Customer and Product already exists." in again.content.decode()
+    assert built.model("favourite").objects.count() == 1
+
+
+def test_a_racing_duplicate_is_a_form_error_not_a_500(favourites, client, monkeypatch):
+    from engine.pages.forms import CabinetModelForm
+
+    built, product = favourites
+    monkeypatch.setattr(CabinetModelForm, "validate_unique", lambda self: None)  # the other request wins the race
+    monkeypatch.setattr(CabinetModelForm, "_get_validation_exclusions", lambda self: {"customer", "product"})
+    assert client.post("/p/add_favourite/new/", {"product": product.pk}).status_code == 302
+    again = client.post("/p/add_favourite/new/", {"product": product.pk})
+    assert again.status_code == 400
+    assert "A row with these values already exists; it was saved in the meantime." in again.content.decode()
+    assert built.model("favourite").objects.count() == 1
+    assert client.get("/p/favourites/").status_code == 200  # the request's transaction is still usable
+
+
+def test_titles_of_rows_out_of_the_readers_scope_are_hidden(resort, client):
+    """A granted order of another guest's stay shows the order, not the stay's check-in date."""
+    from guardian.shortcuts import assign_perm
+
+    from engine.display import display
+
+    Order = resort.model("service_order")
+    theirs = Order.objects.filter(stay__guest__user__username="boris").first()
+    mine = Order.objects.filter(stay__guest__user__username="anna").first()
+    anna = get_user_model().objects.get(username="anna")
+    assign_perm("view_serviceorder", anna, theirs)
+    stay_field = resort.spec.entity("stay").field("check_in")
+    their_date, my_date = display(theirs.stay, stay_field), display(mine.stay, stay_field)
+    assert their_date != my_date
+    login(client, "anna")
+    detail = client.get(f"/p/my_orders/{theirs.pk}/").content.decode()
+    assert theirs.service.name in detail and their_date not in detail
+    own = client.get(f"/p/my_orders/{mine.pk}/").content.decode()
+    assert my_date in own  # a stay in scope still shows its title
+    home = client.get("/p/home/").content.decode()  # recent orders are titled by their stay and service
+    assert their_date not in home and my_date in home
+
+
+def test_access_matrix_shows_exactly_the_visible_fields(solution, client):
+    """For every role and entity page: each row's visible text values render, its hidden ones never do."""
+    from django.utils.html import escape
+
+    from engine.display import display
+    from tests import matrix
+
+    built = solution
+    owners = matrix.make_users(2)
+    matrix.make_rows(built, owners)
+    # Types whose sample values are unique per row (numbers, choices and booleans repeat across rows).
+    texts = (FieldType.STRING, FieldType.TEXT, FieldType.EMAIL, FieldType.URL, FieldType.PHONE, FieldType.DATE,
+             FieldType.DATETIME)
+    shown_checks = hidden_checks = 0
+    for role in built.spec.roles:
+        for user in matrix.give_role(owners, role)[:1]:
+            client.force_login(user)
+            access = built.policy.for_user(get_user_model().objects.get(pk=user.pk))
+            for page in built.spec.pages:
+                if not page.entity or not built.pages.allowed(access, page):
+                    continue
+                entity = built.spec.entity(page.entity)
+                visible = set(access.visible_fields(entity.name))
+                on_page = visible & {n for s in page.sections for n in s.fields} if page.sections else visible
+                rows = built.model(entity.name).objects.all()
+                viewable = matrix.expected(built, role, entity, "view", user, list(rows))
+                for row in rows:
+                    if row.pk not in viewable:
+                        continue
+                    html = client.get(f"/p/{page.name}/{row.pk}/").content.decode()
+                    for f in entity.fields:
+                        value = display(row, f) if f.type in texts else ""
+                        if f.type is FieldType.REF and f.to != "user" and f.name not in visible:
+                            value = str(getattr(row, f.name) or "")  # a hidden ref: not even its row's title
+                        if len(value) < 6:
+                            continue
+                        if f.name in on_page:
+                            assert escape(value) in html, (role.name, page.name, f.name)
+                            shown_checks += 1
+                        elif f.name not in visible:
+                            assert escape(value) not in html, (role.name, page.name, f.name, "hidden")
+                            hidden_checks += 1
+    assert shown_checks > 100 and hidden_checks > 0, (shown_checks, hidden_checks)

@@ -1,0 +1,67 @@
+"""Dashboard pages: counters, recent rows, balances, text and shortcut cards."""
+from __future__ import annotations
+
+from django.core.exceptions import FieldError, ValidationError
+from django.urls import reverse
+
+from ..display import display, row_title
+from ..fieldtypes import FieldType
+from .base import CabinetView, label, markdown_html, render
+
+
+def card_rows(access, card):
+    """The reader's rows of ``card.entity`` that match the card's filter, or None when none can match.
+
+    The filter is read exactly like a role's scope (``Access.scope_q``): ``$user``, ``$user.<entity>``
+    and ``$user.<entity>.<field>`` resolve for the reader, a list means any of its values, null means
+    unset. A value the field cannot hold (``created_at: yesterday``) is refused by ``cabinet check``;
+    should one reach a page anyway, the card shows nothing rather than failing the page.
+    """
+    rows = access.queryset(card.entity)
+    if not card.filter:
+        return rows
+    condition = access.scope_q(access.entity(card.entity), card.filter)
+    if condition is None:  # e.g. '$user.guest' for a user without a guest profile
+        return None
+    try:
+        return rows.filter(condition)
+    except (ValidationError, ValueError, TypeError, FieldError):
+        return None
+
+
+class DashboardPage(CabinetView):
+    def kind_dashboard(self, page):
+        access, cards = self.access, []
+        for card in page.cards:
+            item = {"kind": card.kind, "title": label(card.title, self.built), "url": None}
+            target = self.site.page(card.page) if card.page else None
+            if target and self.site.allowed(access, target):
+                item["url"] = reverse("page", args=[target.name])
+            if card.entity and not access.can(card.entity, "list"):
+                continue
+            rows = card_rows(access, card) if card.entity else None
+            if card.kind == "counter":
+                item["value"] = rows.count() if rows is not None else "—"
+            elif card.kind == "recent":
+                item["rows"] = self.recent_rows(card, rows) if rows is not None else []
+            elif card.kind == "balance":
+                f = self.built.spec.entity(card.entity).field(card.field)
+                row = rows.first() if rows is not None else None
+                item["value"] = display(row, f, self.built.spec.currency, self.refs()) if row and f else "—"
+            elif card.kind == "text":
+                item["html"] = markdown_html(label(card.text, self.built))
+            elif card.kind == "shortcut" and not item["url"]:
+                continue
+            cards.append(item)
+        return render(self.request, self.built, "dashboard.html", self.context(page, cards=cards))
+
+    def recent_rows(self, card, rows):
+        """(title, url) of the card's latest rows; titles show refs only when the reader may view them."""
+        access, entity = self.access, self.built.spec.entity(card.entity)
+        detail = self.site.detail_page(access, card.entity)
+        visible = access.visible_fields(card.entity)
+        refs = [n for n in visible if entity.field(n).type is FieldType.REF]
+        rows = list(rows.select_related(*refs)[: card.limit])
+        shown = self.refs().load(rows, [entity.field(n) for n in visible])
+        return [(row_title(r, entity, visible, self.built.spec.currency, shown),
+                 reverse("page-row", args=[detail.name, r.pk]) if detail else None) for r in rows]
