@@ -32,6 +32,8 @@ id pk objects save delete clean check full_clean clean_fields validate_unique va
 refresh_from_db arefresh_from_db asave adelete serializable_value get_deferred_fields prepare_database_save
 date_error_message unique_error_message get_constraints from_db meta spec
 """.split()) | frozenset(name for name in dir(models.Model) if not name.startswith("_"))
+# Paths of the API beside the entities' (engine/build/api.py): an entity named so would be unreachable.
+API_PATHS = frozenset({"auth", "schema", "docs"})
 BIGINT = (-(2**63), 2**63 - 1)
 MAX_IDENTIFIER = 63  # PostgreSQL keeps the first 63 bytes of a name; longer ones would collide
 
@@ -169,6 +171,8 @@ class Checker:
                       else "not allowed ('__' or trailing '_')")
         elif what == "entity" and ("__" in name or name.endswith("_")):
             reason = "not allowed ('__' or trailing '_')"
+        elif what == "entity" and name in API_PATHS:
+            reason = f"the API's own path /api/{name}/"
         else:
             return
         self.add("E120", f"{what} name '{name}' at '{path_text(path)}' is {reason}", path,
@@ -214,6 +218,8 @@ class Checker:
             if title and title.type in SCALAR_TITLE:
                 self.add("E216", f"'{path_text(path)}.title' is '{title.name}', a {title.type.value} field",
                          (*path, "title"), "pick a text, number or date field as the title")
+            elif title:
+                self.check_title_chain(entity)
         for i, name in enumerate(entity.search):
             f = self.field_of(entity, name, (*path, "search", i))
             if f and not (f.type.is_textual or f.type is FieldType.CHOICE):
@@ -251,6 +257,23 @@ class Checker:
         if entity.renamed_from and entity.renamed_from in self.entities:
             self.add("E215", f"'{path_text(path)}.renamed_from' names '{entity.renamed_from}', which is still an "
                      "entity", (*path, "renamed_from"))
+
+    def check_title_chain(self, entity):
+        """Refuse a title that is a ref leading back to the entity: a row (or two rows referring to each
+        other) would show its title forever."""
+        chain, current = [entity.name], entity
+        while current is not None and current.title:
+            f = current.field(current.title)
+            if f is None or f.type is not FieldType.REF or f.to not in self.entities:
+                return
+            chain.append(f.to)
+            if f.to in chain[:-1]:
+                if f.to == entity.name:
+                    self.add("E216", f"the title of '{entity.name}' is a ref that leads back to it "
+                             f"({' -> '.join(chain)}), so a row could show its own title forever",
+                             ("entities", entity.name, "title"), "pick a text, number or date field as the title")
+                return
+            current = self.entities[f.to]
 
     def check_field(self, entity, f):
         path = ("entities", entity.name, "fields", f.name)

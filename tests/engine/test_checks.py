@@ -290,6 +290,27 @@ def test_entity_names_that_differ_by_a_trailing_underscore():
         ("E121", "entity 'a_' makes the model 'a', which entity 'a' makes too")]
 
 
+def test_titles_that_lead_back_through_refs():
+    found = compile_yaml("entities:\n  a:\n    title: b\n    fields: {b: {type: ref, to: b}}\n"
+                         "  b:\n    title: a\n    fields: {a: {type: ref, to: a}}\n"
+                         "  c:\n    title: parent\n    fields: {parent: {type: ref, to: c}}\n"
+                         "  d:\n    title: a\n    fields: {a: {type: ref, to: a}}\n").problems
+    assert [(p.code, p.message) for p in found] == [
+        ("E216", "the title of 'a' is a ref that leads back to it (a -> b -> a), so a row could show its own title "
+                 "forever"),
+        ("E216", "the title of 'b' is a ref that leads back to it (b -> a -> b), so a row could show its own title "
+                 "forever"),
+        ("E216", "the title of 'c' is a ref that leads back to it (c -> c), so a row could show its own title "
+                 "forever")]
+
+
+@pytest.mark.parametrize("name", ["auth", "schema", "docs"])
+def test_entity_named_like_an_api_path(name):
+    found = compile_yaml(f"entities:\n  {name}:\n    fields: {{n: string}}\n").problems
+    assert [(p.code, p.message) for p in found] == [
+        ("E120", f"entity name '{name}' at 'entities.{name}' is the API's own path /api/{name}/")]
+
+
 def test_every_attribute_of_django_models_is_refused_as_a_field_name():
     from django.db import models
 

@@ -193,9 +193,11 @@ def _valid_entities(rng):
     text, cards = "entities:\n", []
     made = []
     for e in rng.sample(["memo", "ticket", "visit", "parcel", "lot_x"], rng.randint(1, 2)):
-        fields = dict(_valid_field(rng, n, existing + made) for n in rng.sample(NAMES, rng.randint(1, 6)))
+        fields = dict(_valid_field(rng, n, [*existing, *made, e]) for n in rng.sample(NAMES, rng.randint(1, 6)))
         fields["title_x"] = rng.choice(["{type: string, max_length: 40}", "{type: integer}", "{type: date}"])
-        text += f"  {e}:\n    title: title_x\n    ordering: [-title_x]\n    fields:\n"
+        refs = [n for n, v in fields.items() if "type: ref," in v]
+        title = rng.choice(refs) if refs and rng.random() < 0.3 else "title_x"
+        text += f"  {e}:\n    title: {title}\n    ordering: [-title_x]\n    fields:\n"
         text += "".join(f"      {n}: {v}\n" for n, v in fields.items())
         made.append(e)
         for n, v in fields.items():
