@@ -10,6 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core import validators
+from django.core.exceptions import ValidationError
+
 from .checks import value_problem
 from .errors import Problem
 from .fieldtypes import FieldType, parse_value
@@ -38,6 +42,25 @@ class DemoData:
     users: list[DemoUser] = field(default_factory=list)
     user_rows: list[dict] = field(default_factory=list)
     records: list[tuple[str, list[dict]]] = field(default_factory=list)  # (entity, rows) in load order
+
+
+# The columns of Django's user model these keys fill, and the longest value each takes.
+USER_LIMITS = {"username": 150, "first_name": 150, "last_name": 150, "email": 254}
+
+
+def _user_value_problem(key, value):
+    """Return why a user's text ``value`` for ``key`` would not be stored or work as a login, or None."""
+    if "\x00" in value:
+        return "holds a NUL character, which databases do not store"
+    if key in USER_LIMITS and len(value) > USER_LIMITS[key]:
+        return f"is longer than {USER_LIMITS[key]} characters"
+    checks = {"username": UnicodeUsernameValidator(), "email": validators.validate_email}
+    if key in checks and (value or key == "username"):
+        try:
+            checks[key](value)
+        except ValidationError as exc:
+            return f"is {value!r}: {' '.join(exc.messages)}"
+    return None
 
 
 def _kind(value):
@@ -119,10 +142,11 @@ class DataChecker:
             if key not in user:
                 self.add("E102", f"'{path_text(path)}' needs '{key}'", path, f"add '{key}:'")
                 ok = False
-        if isinstance(user.get("email"), str) and user["email"] and "@" not in user["email"]:
-            self.add("E221", f"'{path_text((*path, 'email'))}' is {user['email']!r}, not an e-mail address",
-                     (*path, "email"))
-            ok = False
+        for key, value in user.items():
+            problem = _user_value_problem(key, value) if isinstance(value, str) else None
+            if problem:
+                self.add("E221", f"'{path_text((*path, key))}' {problem}", (*path, key))
+                ok = False
         name = user.get("username")
         if isinstance(name, str):
             if name in self.usernames:

@@ -90,6 +90,11 @@ def test_the_resort_data_passes():
      ["data/demo.yaml:2:43: cabinet.E103 'users[0].superuser' is text, expected true or false (hint: true or false)",
       "data/demo.yaml:2:50: cabinet.E101 'users[0].nick' is not a known key of a user (hint: allowed keys here: "
       "username, password, first_name, last_name, email, roles, superuser)"]),
+    ("users:\n  - {username: 'a b', password: p, email: nobody, first_name: '%s'}\n" % ("x" * 151),
+     ["data/demo.yaml:2:16: cabinet.E221 'users[0].username' is 'a b': Enter a valid username. This value may "
+      "contain only letters, numbers, and @/./+/-/_ characters.",
+      "data/demo.yaml:2:43: cabinet.E221 'users[0].email' is 'nobody': Enter a valid email address.",
+      "data/demo.yaml:2:63: cabinet.E221 'users[0].first_name' is longer than 150 characters"]),
     ("users:\n  - {username: a, password: p}\n  - {username: a, password: q}\n",
      ["data/demo.yaml:3:16: cabinet.E110 user 'a' is defined twice in the demo data (hint: remove or rename one)"]),
     # records: entities, fields and values
@@ -154,6 +159,8 @@ def test_every_problem_of_the_data_is_one_line():
                           'records:\n  item:\n    - {name: a, owner: "x\\ny"}\n')
     shown = [str(p) for p in result.problems]
     assert shown == [
+        "data/demo.yaml:2:16: cabinet.E221 'users[0].username' is 'a\\nb\\x1b[31m': Enter a valid username. This "
+        "value may contain only letters, numbers, and @/./+/-/_ characters.",
         "data/demo.yaml:2:45: cabinet.E101 'users[0].k\\u2028' is not a known key of a user (hint: allowed keys "
         "here: username, password, first_name, last_name, email, roles, superuser)",
         "data/demo.yaml:5:24: cabinet.E223 'records.item[0].owner' names the user 'x\\ny', whom the demo data does "
