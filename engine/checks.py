@@ -334,7 +334,7 @@ class Checker:
         problem = value_problem(f, f.default)
         if problem:
             self.add("E210", f"'{where}': {problem}", (*path, "default"))
-        elif f.default is None and f.required:
+        elif f.default in (None, "") and f.required:
             self.add("E210", f"'{where}' is empty but the field is required", (*path, "default"))
 
     def check_generated_names(self):

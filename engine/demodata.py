@@ -253,6 +253,8 @@ class DataChecker:
                      "write $today, $today+3, $today-2 or $now+2h, $now-30d")
             return None, False
         problem = value_problem(f, value, keywords=())
+        if not problem and f.required and value in (None, "", [], {}):
+            problem = f"{value!r} is empty, but the field is required"
         if problem:
             self.add("E221", f"'{path_text(path)}' does not fit the {f.type.value} field '{f.name}': {problem}", path)
             return None, False

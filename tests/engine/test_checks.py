@@ -102,6 +102,7 @@ entities:
     ("{type: url, default: 'not a url'}", "'entities.a.fields.f.default': 'not a url': Enter a valid URL."),
     ("{type: string, default: \"a\\0b\"}", "'entities.a.fields.f.default': holds a NUL character, which "
                                             "databases do not store"),
+    ("{type: string, required: true, default: ''}", "'entities.a.fields.f.default' is empty but the field is required"),
     ("{type: string, default: [a]}", "'entities.a.fields.f.default': ['a'] is not a text"),
     ("{type: time, default: today}", "'entities.a.fields.f.default': 'today' is not a time in ISO form (e.g. 18:30)"),
     ("{type: refs, to: user, default: 1}", "'entities.a.fields.f.default' is not an option of a refs field"),

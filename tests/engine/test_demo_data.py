@@ -135,6 +135,11 @@ def test_the_resort_data_passes():
     ("records:\n  item:\n    - {name: a, owner: zoe}\n",
      ["data/demo.yaml:3:24: cabinet.E223 'records.item[0].owner' names the user 'zoe', whom the demo data does not "
       "define (hint: add the user under 'users:' or fix the name)"]),
+    ("records:\n  item:\n    - {name: ~}\n    - {name: ''}\n",
+     ["data/demo.yaml:3:14: cabinet.E221 'records.item[0].name' does not fit the string field 'name': None is empty, "
+      "but the field is required",
+      "data/demo.yaml:4:14: cabinet.E221 'records.item[1].name' does not fit the string field 'name': '' is empty, "
+      "but the field is required"]),
     ("records:\n  line:\n    - {qty: 1}\n",
      ["data/demo.yaml:3:7: cabinet.E224 'records.line[0]' has no 'item', a required field of 'line' (hint: add "
       "'item: ...')"]),
