@@ -23,6 +23,9 @@ MAX_NODES = 200_000
 # Files under these folders of a solution are data (demo seeds, fixtures), not definitions.
 DATA_DIRS = ("data",)
 
+_BREAKS = "\0 \t\r\n\x85\u2028\u2029"
+
+
 class _Scanner(yaml.scanner.Scanner):
     """PyYAML's scanner, reading a '?' inside a flow plain scalar as text (YAML 1.2, libyaml >= 0.2.5).
 
@@ -59,9 +62,6 @@ class _Scanner(yaml.scanner.Scanner):
             if not spaces or self.peek() == "#" or (not self.flow_level and self.column < indent):
                 break
         return yaml.tokens.ScalarToken("".join(chunks), True, start_mark, end_mark)
-
-
-_BREAKS = "\0 \t\r\n\x85\u2028\u2029"
 
 
 class StrictLoader(yaml.reader.Reader, _Scanner, yaml.parser.Parser, yaml.composer.Composer,
