@@ -63,6 +63,14 @@ def _user_value_problem(key, value):
     return None
 
 
+def _stores_null(f):
+    """Whether the column of ``f`` takes NULL (as engine/build/models.py makes it): optional fields but
+    booleans and texts that are not unique, which store false and ''."""
+    if f.required or f.type in (FieldType.BOOLEAN, FieldType.REFS):
+        return False
+    return not (f.type.is_textual and not f.unique)
+
+
 def _kind(value):
     return {dict: "mapping", list: "list", str: "text", bool: "boolean", int: "number", float: "number",
             type(None): "nothing"}.get(type(value), type(value).__name__)
@@ -255,6 +263,9 @@ class DataChecker:
         problem = value_problem(f, value, keywords=())
         if not problem and f.required and value in (None, "", [], {}):
             problem = f"{value!r} is empty, but the field is required"
+        elif not problem and value is None and not _stores_null(f):
+            problem = "null, which this field does not store" + (" (write '' for no text)" if f.type.is_textual
+                                                                   else " (leave the field out)")
         if problem:
             self.add("E221", f"'{path_text(path)}' does not fit the {f.type.value} field '{f.name}': {problem}", path)
             return None, False

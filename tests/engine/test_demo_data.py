@@ -140,6 +140,10 @@ def test_the_resort_data_passes():
       "but the field is required",
       "data/demo.yaml:4:14: cabinet.E221 'records.item[1].name' does not fit the string field 'name': '' is empty, "
       "but the field is required"]),
+    ("records:\n  item:\n    - {name: a, kind: ~}\n    - {name: b, price: ~, at: ~}\n  line:\n"
+     "    - {item: {name: b}, qty: ~}\n",
+     ["data/demo.yaml:3:23: cabinet.E221 'records.item[0].kind' does not fit the choice field 'kind': null, which "
+      "this field does not store (write '' for no text)"]),
     ("records:\n  line:\n    - {qty: 1}\n",
      ["data/demo.yaml:3:7: cabinet.E224 'records.line[0]' has no 'item', a required field of 'line' (hint: add "
       "'item: ...')"]),
