@@ -56,8 +56,10 @@ def reverse_accessor(entity, f):
 
 
 def value_problem(f, raw, constraints=True, keywords=("now", "today")):
-    """Return why ``raw`` does not fit field ``f`` (type, choices and, with ``constraints``, every
-    constraint the model field enforces), or None. ``keywords`` are the words a temporal field takes."""
+    """Return why ``raw`` does not fit field ``f`` (type, choices, what its column can hold and, with
+    ``constraints``, every rule the model field enforces), or None. ``keywords`` are the words a temporal
+    field takes. Card filters check without ``constraints``: comparing with a value out of min/max finds
+    nothing, but a value the column cannot hold fails the query."""
     try:
         value = parse_value(f.type, raw, f.choice_values)
     except BadDefault as exc:
@@ -66,11 +68,21 @@ def value_problem(f, raw, constraints=True, keywords=("now", "today")):
         return None
     if value in ("now", "today") and f.type in (FieldType.DATE, FieldType.DATETIME, FieldType.TIME):
         return None if value in keywords else f"{value!r} is not a fixed {f.type.value} here"
+    return _storage_problem(f, value) or (_constraint_problem(f, value) if constraints else None)
+
+
+def _storage_problem(f, value):
+    """Why the database column of ``f`` cannot hold (or be compared with) ``value``, or None."""
     if isinstance(value, str) and "\x00" in value:
         return "holds a NUL character, which databases do not store"
-    if not constraints:
-        return None
-    return _constraint_problem(f, value)
+    if f.type is FieldType.INTEGER and not BIGINT[0] <= value <= BIGINT[1]:
+        return f"{value} does not fit a 64-bit integer"
+    if isinstance(value, Decimal):
+        try:
+            validators.DecimalValidator(f.max_digits, f.decimal_places)(value)
+        except ValidationError as exc:
+            return f"{str(value)!r}: {' '.join(exc.messages)}"
+    return None
 
 
 def _constraint_problem(f, value):
@@ -85,15 +97,11 @@ def _constraint_problem(f, value):
             checks.append(validators.validate_email)
         if f.type is FieldType.URL:
             checks.append(validators.URLValidator())
-    if f.type is FieldType.INTEGER and not BIGINT[0] <= value <= BIGINT[1]:
-        return f"{value} does not fit a 64-bit integer"
     if f.type.is_numeric:
         if f.min_value is not None and value < f.min_value:
             return f"{value} is below min {f.min_value}"
         if f.max_value is not None and value > f.max_value:
             return f"{value} is above max {f.max_value}"
-    if isinstance(value, Decimal):
-        checks.append(validators.DecimalValidator(f.max_digits, f.decimal_places))
     for check in checks:
         try:
             check(value)

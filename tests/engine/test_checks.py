@@ -361,6 +361,10 @@ pages:
     ("m: x", "'pages.p.cards[0].filter.m' compares the decimal field 'm' with 'x': 'x' is not a number"),
     ("u: anna", "'pages.p.cards[0].filter.u' compares the ref field 'u' with 'anna': 'anna' is not the id of a row "
                 "(a whole number) or a $user variable"),
+    ("m: '1e12'", "'pages.p.cards[0].filter.m' compares the decimal field 'm' with '1e12': '1E+12': Ensure that there "
+                  "are no more than 12 digits in total."),
+    ("n: [1, 9223372036854775808]", "'pages.p.cards[0].filter.n[1]' compares the integer field 'n' with "
+                                    "9223372036854775808: 9223372036854775808 does not fit a 64-bit integer"),
     ("n: $user", "'$user' is a user, but 'n' is not a reference to the user"),
     ("u: $nobody", "'$nobody' is not a known variable"),
 ])
