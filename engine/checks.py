@@ -5,6 +5,11 @@ Each check adds located problems to a list; all checks run, so one run reports e
 from __future__ import annotations
 
 import keyword
+from decimal import Decimal
+
+from django.core import validators
+from django.core.exceptions import ValidationError
+from django.db import models
 
 from .errors import Problem
 from .fieldtypes import BadDefault, FieldType, parse_value
@@ -25,12 +30,93 @@ window with
 MODEL_ATTRIBUTES = frozenset("""
 id pk objects save delete clean check full_clean clean_fields validate_unique validate_constraints
 refresh_from_db arefresh_from_db asave adelete serializable_value get_deferred_fields prepare_database_save
-date_error_message unique_error_message get_constraints from_db meta
-""".split())
+date_error_message unique_error_message get_constraints from_db meta spec
+""".split()) | frozenset(name for name in dir(models.Model) if not name.startswith("_"))
+# Paths of the API beside the entities' (engine/build/api.py): an entity named so would be unreachable.
+API_PATHS = frozenset({"auth", "schema", "docs"})
+BIGINT = (-(2**63), 2**63 - 1)
+MAX_IDENTIFIER = 63  # PostgreSQL keeps the first 63 bytes of a name; longer ones would collide
+
+
+def generated_methods(f):
+    """The attribute names Django adds to a model for field ``f`` besides the field itself."""
+    names = []
+    if f.type is FieldType.REF:
+        names.append(f"{f.name}_id")
+    if f.type is FieldType.CHOICE:
+        names.append(f"get_{f.name}_display")
+    if f.type in (FieldType.DATE, FieldType.DATETIME):
+        names += [f"get_next_by_{f.name}", f"get_previous_by_{f.name}"]
+    return names
+
+
+def reverse_accessor(entity, f):
+    """The name a ref or refs field of ``entity`` adds to its target (see engine/build/models.py)."""
+    return f"cabinet_{entity.name}_{f.name}" if f.to == USER else f"{entity.name}_by_{f.name}"
+
+
+def value_problem(f, raw, constraints=True, keywords=("now", "today")):
+    """Return why ``raw`` does not fit field ``f`` (type, choices, what its column can hold and, with
+    ``constraints``, every rule the model field enforces), or None. ``keywords`` are the words a temporal
+    field takes. Card filters check without ``constraints``: comparing with a value out of min/max finds
+    nothing, but a value the column cannot hold fails the query."""
+    try:
+        value = parse_value(f.type, raw, f.choice_values)
+    except BadDefault as exc:
+        return str(exc)
+    if value is None:
+        return None
+    if value in ("now", "today") and f.type in (FieldType.DATE, FieldType.DATETIME, FieldType.TIME):
+        return None if value in keywords else f"{value!r} is not a fixed {f.type.value} here"
+    return _storage_problem(f, value) or (_constraint_problem(f, value) if constraints else None)
+
+
+def _storage_problem(f, value):
+    """Why the database column of ``f`` cannot hold (or be compared with) ``value``, or None."""
+    if isinstance(value, str) and "\x00" in value:
+        return "holds a NUL character, which databases do not store"
+    if f.type is FieldType.INTEGER and not BIGINT[0] <= value <= BIGINT[1]:
+        return f"{value} does not fit a 64-bit integer"
+    if isinstance(value, Decimal):
+        try:
+            validators.DecimalValidator(f.max_digits, f.decimal_places)(value)
+        except ValidationError as exc:
+            return f"{str(value)!r}: {' '.join(exc.messages)}"
+    return None
+
+
+def _constraint_problem(f, value):
+    checks = []
+    if isinstance(value, str):
+        limit = f.storage_length or f.max_length
+        if limit is not None and len(value) > limit:
+            return f"{value!r} is longer than {limit} characters"
+        if f.min_length and len(value) < f.min_length:
+            return f"{value!r} is shorter than min_length {f.min_length}"
+        if f.type is FieldType.EMAIL:
+            checks.append(validators.validate_email)
+        if f.type is FieldType.URL:
+            checks.append(validators.URLValidator())
+    if f.type.is_numeric:
+        if f.min_value is not None and value < f.min_value:
+            return f"{value} is below min {f.min_value}"
+        if f.max_value is not None and value > f.max_value:
+            return f"{value} is above max {f.max_value}"
+    for check in checks:
+        try:
+            check(value)
+        except ValidationError as exc:
+            return f"{str(value)!r}: {' '.join(exc.messages)}"
+    return None
+
+
 def article(word):
     return f"an {word}" if word[0] in "aeiou" else f"a {word}"
 
 
+_EXAMPLE = {FieldType.DATE: "2026-01-31", FieldType.DATETIME: "2026-01-31T18:30:00", FieldType.TIME: "18:30",
+            FieldType.INTEGER: "3", FieldType.DECIMAL: "9.50", FieldType.MONEY: "9.50", FieldType.BOOLEAN: "true",
+            FieldType.CHOICE: "one of its choices"}
 SCALAR_TITLE = {FieldType.REFS, FieldType.JSON, FieldType.IMAGE, FieldType.FILE}
 
 
@@ -56,6 +142,7 @@ class Checker:
         for entity in self.spec.entities:
             self.check_entity(entity)
         self.check_required_cycles()
+        self.check_generated_names()
         for role in self.spec.roles:
             self.check_role(role)
         for page in self.spec.pages:
@@ -88,9 +175,12 @@ class Checker:
         elif (column or name) in SQL_RESERVED:
             reason = "an SQL reserved word"
         elif what == "field" and (name in MODEL_ATTRIBUTES or "__" in name or name.endswith("_")):
-            reason = "used by Django models" if name in MODEL_ATTRIBUTES else "not allowed ('__' or trailing '_')"
-        elif what == "entity" and "__" in name:
-            reason = "not allowed ('__')"
+            reason = ("an attribute of Django models" if name in MODEL_ATTRIBUTES
+                      else "not allowed ('__' or trailing '_')")
+        elif what == "entity" and ("__" in name or name.endswith("_")):
+            reason = "not allowed ('__' or trailing '_')"
+        elif what == "entity" and name in API_PATHS:
+            reason = f"the API's own path /api/{name}/"
         else:
             return
         self.add("E120", f"{what} name '{name}' at '{path_text(path)}' is {reason}", path,
@@ -136,6 +226,8 @@ class Checker:
             if title and title.type in SCALAR_TITLE:
                 self.add("E216", f"'{path_text(path)}.title' is '{title.name}', a {title.type.value} field",
                          (*path, "title"), "pick a text, number or date field as the title")
+            elif title:
+                self.check_title_chain(entity)
         for i, name in enumerate(entity.search):
             f = self.field_of(entity, name, (*path, "search", i))
             if f and not (f.type.is_textual or f.type is FieldType.CHOICE):
@@ -145,9 +237,11 @@ class Checker:
             if name.lstrip("-") == "id":  # the implicit primary key: creation order
                 continue
             f = self.field_of(entity, name.lstrip("-"), (*path, "ordering", i))
-            if f and f.type is FieldType.REFS:
-                self.add("E216", f"cannot order '{entity.name}' by the many-refs field '{f.name}'",
-                         (*path, "ordering", i))
+            if f and f.type in (FieldType.REF, FieldType.REFS):
+                # Ordering by a ref sorts by the target's own ordering, which may lead back here (Django
+                # then fails every query with "infinite loop caused by ordering").
+                self.add("E216", f"cannot order '{entity.name}' by the {f.type.value} field '{f.name}'",
+                         (*path, "ordering", i), "order by fields of the entity itself (text, numbers, dates)")
         if entity.owner:
             owner = self.field_of(entity, entity.owner, (*path, "owner"))
             if owner and not (owner.type is FieldType.REF and owner.to == USER):
@@ -174,6 +268,23 @@ class Checker:
         if entity.renamed_from and entity.renamed_from in self.entities:
             self.add("E215", f"'{path_text(path)}.renamed_from' names '{entity.renamed_from}', which is still an "
                      "entity", (*path, "renamed_from"))
+
+    def check_title_chain(self, entity):
+        """Refuse a title that is a ref leading back to the entity: a row (or two rows referring to each
+        other) would show its title forever."""
+        chain, current = [entity.name], entity
+        while current is not None and current.title:
+            f = current.field(current.title)
+            if f is None or f.type is not FieldType.REF or f.to not in self.entities:
+                return
+            chain.append(f.to)
+            if f.to in chain[:-1]:
+                if f.to == entity.name:
+                    self.add("E216", f"the title of '{entity.name}' is a ref that leads back to it "
+                             f"({' -> '.join(chain)}), so a row could show its own title forever",
+                             ("entities", entity.name, "title"), "pick a text, number or date field as the title")
+                return
+            current = self.entities[f.to]
 
     def check_field(self, entity, f):
         path = ("entities", entity.name, "fields", f.name)
@@ -229,19 +340,66 @@ class Checker:
 
     def check_default(self, f, path):
         where = f"{path_text(path)}.default"
-        try:
-            value = parse_value(f.type, f.default, f.choice_values)
-        except BadDefault as exc:
-            self.add("E210", f"'{where}': {exc}", (*path, "default"))
+        if f.type is FieldType.JSON:
             return
-        if isinstance(value, str) and value not in ("now", "today"):
-            if f.max_length is not None and len(value) > f.max_length:
-                self.add("E210", f"'{where}' is longer than max_length {f.max_length}", (*path, "default"))
-        if f.type.is_numeric and value is not None:
-            if f.min_value is not None and value < f.min_value or f.max_value is not None and value > f.max_value:
-                self.add("E210", f"'{where}' {value} is outside min/max", (*path, "default"))
-        if value is None and f.required:
+        problem = value_problem(f, f.default)
+        if problem:
+            self.add("E210", f"'{where}': {problem}", (*path, "default"))
+        elif f.default in (None, "") and f.required:
             self.add("E210", f"'{where}' is empty but the field is required", (*path, "default"))
+
+    def check_generated_names(self):
+        """Report names the build generates twice: model classes, tables, reverse accessors, indexes."""
+        owners = {}  # generated name -> what made it first
+
+        def claim(kind, name, what, path):
+            if (kind, name) in owners:
+                self.add("E121", f"{what} makes the {kind} '{name}', which {owners[kind, name]} makes too", path,
+                         "rename one of them", key=True)
+                return
+            owners[kind, name] = what
+            if kind == "table" and len(name) > MAX_IDENTIFIER:
+                self.add("E122", f"{what} makes the table '{name}', longer than {MAX_IDENTIFIER} characters", path,
+                         "shorten the names", key=True)
+
+        for e in self.spec.entities:
+            what = f"entity '{e.name}'"
+            claim("model", e.class_name.lower(), what, ("entities", e.name))
+            claim("table", e.table, what, ("entities", e.name))
+        for e in self.spec.entities:
+            for f in e.fields:
+                if f.type is FieldType.REFS:
+                    what, fpath = f"refs field '{e.name}.{f.name}'", ("entities", e.name, "fields", f.name)
+                    claim("model", f"{e.class_name}_{f.name}".lower(), what, fpath)
+                    claim("table", f"{e.table}_{f.name}", what, fpath)
+            for i, ix in enumerate(e.indexes):
+                if ix.name:
+                    claim("index", ix.name, f"index '{e.name}.indexes[{i}]'", ("entities", e.name, "indexes", i))
+        self.check_attributes()
+
+    def check_attributes(self):
+        """Report fields and reverse accessors that land on the same attribute of a model."""
+        attributes = {USER: {}}
+        for e in self.spec.entities:
+            names = attributes[e.name] = {f.name: f"field '{e.name}.{f.name}'" for f in e.fields}
+            for f in e.fields:
+                for method in generated_methods(f):
+                    if method in names and method != f"{f.name}_id":  # '<ref>_id' is reported above
+                        self.add("E120", f"field name '{method}' at 'entities.{e.name}.fields.{method}' is the "
+                                 f"method Django makes for the field '{f.name}'",
+                                 ("entities", e.name, "fields", method),
+                                 "choose another name", key=True)
+                    names.setdefault(method, f"the method Django makes for '{e.name}.{f.name}'")
+        for e in self.spec.entities:
+            for f in e.fields:
+                if not f.type.info.is_relation or f.to not in attributes:
+                    continue
+                accessor, taken = reverse_accessor(e, f), attributes[f.to]
+                if accessor in taken:
+                    self.add("E121", f"ref field '{e.name}.{f.name}' adds '{accessor}' to '{f.to}', which is already "
+                             f"{taken[accessor]}", ("entities", e.name, "fields", f.name),
+                             "rename the field or the entity", key=True)
+                taken.setdefault(accessor, f"the reverse accessor of '{e.name}.{f.name}'")
 
     def check_required_cycles(self):
         """Report entities that can never get their first row: a cycle of required references."""
@@ -415,10 +573,32 @@ class Checker:
             if card.page:
                 self.known("E204", "page", card.page, self.pages, (*cpath, "page"))
             if card.entity and self.known("E201", "entity", card.entity, self.entities, (*cpath, "entity")):
-                for name, _ in card.filter:
-                    self.field_of(self.entities[card.entity], name, (*cpath, "filter", name))
+                for name, value in card.filter:
+                    f = self.field_of(self.entities[card.entity], name, (*cpath, "filter", name))
+                    if f:
+                        self.check_filter_value(self.entities[card.entity], f, value, (*cpath, "filter", name))
                 if card.field:
                     self.field_of(self.entities[card.entity], card.field, (*cpath, "field"))
+
+    def check_filter_value(self, entity, f, value, path):
+        """Check a card filter value (or each value of a list) against the field it compares with."""
+        items = value if isinstance(value, list) else [value]
+        for i, item in enumerate(items):
+            ipath = (*path, i) if isinstance(value, list) else path
+            if isinstance(item, str) and item.startswith("$"):
+                self.check_user_value(entity, f, item, ipath)
+                continue
+            if f.type.info.is_relation:
+                problem = (None if item is None or isinstance(item, int) and not isinstance(item, bool)
+                           else f"{item!r} is not the id of a row (a whole number) or a $user variable")
+            elif f.type is FieldType.JSON or item is None:
+                problem = None
+            else:
+                problem = value_problem(f, item, constraints=False, keywords=())
+            if problem:
+                self.add("E220", f"'{path_text(ipath)}' compares the {f.type.value} field '{f.name}' with "
+                         f"{item!r}: {problem}", ipath, f"write {article(f.type.value)} value, e.g. "
+                         f"{_EXAMPLE.get(f.type, 'one the field holds')}")
 
     # --- workflows -------------------------------------------------------------------------
 

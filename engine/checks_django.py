@@ -11,7 +11,8 @@ def check_solution(app_configs=None, **kwargs):
     messages = []
     for problem in compile_folder(settings.CABINET_SOLUTION).problems:
         cls = checks.Error if problem.is_error else checks.Warning
-        messages.append(cls(f"{problem.loc}: {problem.message}", hint=problem.hint or None, id=problem.id))
+        place, message, hint = problem.shown
+        messages.append(cls(f"{place}: {message}", hint=hint or None, id=problem.id))
     return messages
 
 

@@ -1,20 +1,21 @@
-"""Load a solution's demo data (``data/demo.yaml``): users with roles and records per entity."""
+"""Load a solution's demo data (``data/*.yaml``): users with roles and records per entity.
+
+The data was checked with the solution (``engine.demodata``); what can still go wrong here depends on
+the database (rows already there, a uniqueness the data cannot see), and it rolls everything back.
+"""
 from __future__ import annotations
 
 import datetime as dt
-import re
-from pathlib import Path
 
-import yaml
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.core.exceptions import MultipleObjectsReturned, ObjectDoesNotExist, ValidationError
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from .demodata import RELATIVE
 from .fieldtypes import FieldType
 from .spec import USER
-
-RELATIVE = re.compile(r"^\$(today|now)([+-]\d+)?([dh])?$")
 
 
 class DemoDataError(Exception):
@@ -34,23 +35,36 @@ def relative_value(value):
     return timezone.localdate() + delta if base == "today" else timezone.now() + delta
 
 
-def load_demo(built, path, stdout=None):
-    """Create the demo users and records of ``path``, once: tables that hold rows are left alone."""
-    path = Path(path)
-    if not path.exists():
-        return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+def load_demo(built, data):
+    """Create the users and records of ``data`` (a checked ``DemoData``) in one transaction, once:
+    tables that already hold rows are left alone. Raise ``DemoDataError`` (nothing written) if the
+    database refuses a row."""
     counts = {}
-    with transaction.atomic():
-        users = {u["username"]: _user(built, u) for u in data.get("users", [])}
-        for entity_name, rows in (data.get("records") or {}).items():
-            model = built.model(entity_name)
-            if model._default_manager.exists():
-                continue
-            for row in rows:
-                _record(built, model, row, users)
-            counts[entity_name] = len(rows)
+    try:
+        with transaction.atomic():
+            users = {u["username"]: _user(built, u) for u in data.user_rows}
+            for entity_name, rows in data.records:
+                model = built.model(entity_name)
+                if entity_name not in counts and model._default_manager.exists():
+                    continue
+                for i, row in enumerate(rows):
+                    try:
+                        _record(built, model, row, users)
+                    except ValidationError as exc:
+                        raise DemoDataError(f"records.{entity_name}[{i}]: {_messages(exc)}") from exc
+                    except (ObjectDoesNotExist, MultipleObjectsReturned) as exc:
+                        raise DemoDataError(f"records.{entity_name}[{i}]: a reference does not pick exactly "
+                                            f"one row ({exc})") from exc
+                counts[entity_name] = counts.get(entity_name, 0) + len(rows)
+    except DatabaseError as exc:
+        raise DemoDataError(f"the database refused the demo data: {exc}") from exc
     return counts
+
+
+def _messages(exc):
+    if hasattr(exc, "message_dict"):
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+    return " ".join(exc.messages)
 
 
 def _user(built, data):
@@ -62,8 +76,6 @@ def _user(built, data):
         user.set_password(data["password"])
     user.is_superuser = user.is_staff = bool(data.get("superuser"))
     roles = [built.spec.role(name) for name in data.get("roles", [])]
-    if None in roles:
-        raise DemoDataError(f"user {data['username']} names an unknown role: {data.get('roles')}")
     user.is_staff = user.is_staff or any(role.staff for role in roles)
     user.save()
     for role in roles:

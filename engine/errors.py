@@ -5,6 +5,8 @@ the source (file, line, column) and a hint. Ids are listed in ``docs/errors.md``
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 
 ERROR = "error"
@@ -20,6 +22,9 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E005": (ERROR, "YAML too deep, too large after aliases, or recursive"),
     "E006": (ERROR, "mapping key is not a plain string"),
     "E007": (ERROR, "solution folder missing or holds no YAML file"),
+    "E008": (ERROR, "number that is not finite"),
+    "E009": (ERROR, "YAML tag that gives a value the DSL does not take"),
+    "E010": (ERROR, "scalar that cannot be read as its YAML type"),
     # Shape (JSON Schema)
     "E101": (ERROR, "unknown key"),
     "E102": (ERROR, "missing required key"),
@@ -30,6 +35,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E110": (ERROR, "name defined twice"),
     "E111": (ERROR, "'solution' section missing or defined twice"),
     "E120": (ERROR, "reserved name"),
+    "E121": (ERROR, "generated name clash"),
+    "E122": (ERROR, "generated database name too long"),
     # References and meaning
     "E201": (ERROR, "reference to an unknown entity"),
     "E202": (ERROR, "reference to an unknown field"),
@@ -47,6 +54,13 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E215": (ERROR, "renamed_from clashes with a current name"),
     "E216": (ERROR, "field kind not usable here"),
     "E217": (ERROR, "workflow state field does not match its states"),
+    "E220": (ERROR, "dashboard card filter value does not fit its field"),
+    # Demo data (data/*.yaml)
+    "E221": (ERROR, "demo value does not fit its field"),
+    "E222": (ERROR, "demo reference matches no row, or several"),
+    "E223": (ERROR, "demo data names an unknown user"),
+    "E224": (ERROR, "demo row lacks a required field"),
+    "E225": (ERROR, "demo rows repeat a unique value"),
     "E260": (ERROR, "nulls_distinct on an index that is not unique"),
     "W001": (WARNING, "empty file"),
     "W002": (WARNING, "label missing for a language"),
@@ -111,9 +125,35 @@ class Problem:
     def id(self):
         return f"cabinet.{self.code}"
 
+    @property
+    def shown(self):
+        """Return (place, message, hint) escaped for one output line; every formatter uses these."""
+        return escape(str(self.loc)), escape(self.message), escape(self.hint)
+
     def __str__(self):
-        text = f"{self.loc}: {self.id} {self.message}"
-        return f"{text} (hint: {self.hint})" if self.hint else text
+        place, message, hint = self.shown
+        text = f"{place}: {self.id} {message}"
+        return f"{text} (hint: {hint})" if hint else text
+
+
+# Characters that would break a problem line or act on a terminal: C0/C1 controls (newline, ESC,
+# DEL, NEL), line and paragraph separators, format characters (bidi overrides, zero-width), lone
+# surrogates and unassigned code points. Every text from a user passes through here.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_MAYBE_UNSAFE = re.compile(r"[^\x20-\x7e]")
+
+
+def _escaped(match):
+    char = match.group()
+    if unicodedata.category(char) not in _UNSAFE_CATEGORIES:
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else (f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+
+
+def escape(text):
+    """Return ``text`` with every control, separator or invisible character written as an escape."""
+    return _MAYBE_UNSAFE.sub(_escaped, text)
 
 
 class SolutionError(Exception):

@@ -7,6 +7,7 @@ or huge files and alias bombs all become located problems.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,15 +23,63 @@ MAX_NODES = 200_000
 # Files under these folders of a solution are data (demo seeds, fixtures), not definitions.
 DATA_DIRS = ("data",)
 
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BREAKS = "\0 \t\r\n\x85\u2028\u2029"
 
 
-class StrictLoader(_BaseLoader):
+class _Scanner(yaml.scanner.Scanner):
+    """PyYAML's scanner, reading a '?' inside a flow plain scalar as text (YAML 1.2, libyaml >= 0.2.5).
+
+    The pure scanner ends a flow plain scalar at '?', so ``{en: Cancel this order?, ru: ...}`` is a
+    syntax error there but fine for libyaml. One scanner, our own, gives one behaviour whether or not
+    PyYAML was built with libyaml (and whatever its version).
+    """
+
+    def scan_plain(self):
+        chunks = []
+        start_mark = self.get_mark()
+        end_mark = start_mark
+        indent = self.indent + 1
+        spaces = []
+        while True:
+            length = 0
+            if self.peek() == "#":
+                break
+            while True:
+                ch = self.peek(length)
+                if ch in _BREAKS or (ch == ":" and self.peek(length + 1) in _BREAKS + (",[]{}" if self.flow_level
+                                                                                       else "")) \
+                        or (self.flow_level and ch in ",[]{}"):
+                    break
+                length += 1
+            if length == 0:
+                break
+            self.allow_simple_key = False
+            chunks.extend(spaces)
+            chunks.append(self.prefix(length))
+            self.forward(length)
+            end_mark = self.get_mark()
+            spaces = self.scan_plain_spaces(indent, start_mark)
+            if not spaces or self.peek() == "#" or (not self.flow_level and self.column < indent):
+                break
+        return yaml.tokens.ScalarToken("".join(chunks), True, start_mark, end_mark)
+
+
+class StrictLoader(yaml.reader.Reader, _Scanner, yaml.parser.Parser, yaml.composer.Composer,
+                   yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
     """Safe YAML with only ``true``/``false`` as booleans and dates kept as strings.
 
     YAML 1.1 turns ``no``, ``on`` and ``2024-01-01`` into booleans and dates, which surprises
-    consultants (``languages: [en, no]``); the DSL parses dates itself.
+    consultants (``languages: [en, no]``); the DSL parses dates itself. The loader is pure Python on
+    purpose (never libyaml's ``CSafeLoader``): definitions and data must read the same everywhere.
     """
+
+    def __init__(self, stream):
+        yaml.reader.Reader.__init__(self, stream)
+        _Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
 
 
 StrictLoader.yaml_implicit_resolvers = {
@@ -78,6 +127,14 @@ class Document:
         self.problems.append(Problem(code, message, self.loc(path, key=key), hint))
 
 
+def _short(text, limit=60):
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _article(word):
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
 class _TooComplex(Exception):
     pass
 
@@ -118,6 +175,8 @@ class _FileReader:
         self.values[path] = self.raw(node)
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
+        if not self.collection_tag(node, path):
+            return None
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -130,12 +189,48 @@ class _FileReader:
         if node.tag == "tag:yaml.org,2002:str":
             return node.value
         try:
-            return self.constructor.construct_object(node)
+            value = self.constructor.construct_object(node)
         except yaml.YAMLError as exc:
             self.problems.append(Problem(
                 "E001", f"'{path_text(path)}' cannot be read: {getattr(exc, 'problem', exc)}",
                 self.mark(node, path), "remove the tag or quote the value"))
             return None
+        # PyYAML's resolvers pick a type by a loose pattern and its constructors then fail with whatever
+        # the conversion raises: int('0x_') a ValueError, '!!bool abc' a KeyError, '!!timestamp nope'
+        # an AttributeError, '!!int ""' an IndexError, a 5,000-digit int a ValueError.
+        except (ValueError, TypeError, LookupError, AttributeError, ArithmeticError) as exc:
+            kind = node.tag.rsplit(":", 1)[-1]
+            self.problems.append(Problem(
+                "E010", f"'{path_text(path)}' is {_short(node.value)!r}, which cannot be read as {_article(kind)} "
+                f"({type(exc).__name__}: {_short(str(exc))})", self.mark(node, path),
+                "fix the value, or quote it to keep it text"))
+            return None
+        return self.plain(node, path, value)
+
+    def plain(self, node, path, value):
+        """Return ``value`` if the DSL takes it (text, number, boolean, null); report it otherwise."""
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problems.append(Problem(
+                "E008", f"'{path_text(path)}' is {_short(node.value)!r}, a number that is not finite",
+                self.mark(node, path), "write a finite number, or quote it to keep it text"))
+            return None
+        if value is None or isinstance(value, (str, bool, int, float)):
+            return value
+        self.problems.append(Problem(
+            "E009", f"'{path_text(path)}' is tagged {node.tag!r}, which gives a {type(value).__name__}; "
+            "the definitions hold only text, numbers, booleans, lists and mappings",
+            self.mark(node, path), "remove the tag; write dates as text, e.g. 2026-01-31"))
+        return None
+
+    def collection_tag(self, node, path):
+        """Report a tag on a list or mapping (``!!set``, ``!!omap``, ``!custom``): it would be ignored."""
+        plain = "tag:yaml.org,2002:seq" if isinstance(node, yaml.SequenceNode) else "tag:yaml.org,2002:map"
+        if node.tag == plain:
+            return True
+        self.problems.append(Problem(
+            "E009", f"'{path_text(path) or '<top>'}' is tagged {node.tag!r}, which the definitions do not take",
+            self.mark(node, path), "remove the tag"))
+        return False
 
     def mapping(self, node, path):
         result = {}
@@ -189,8 +284,10 @@ def _decode(problems, name, raw):
 
 
 def _compose(problems, name, text):
-    loader = StrictLoader(text)
+    loader = None
     try:
+        # The pure reader checks the characters when it is made, so making it can fail too.
+        loader = StrictLoader(text)
         return loader.get_single_node(), True
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -201,7 +298,7 @@ def _compose(problems, name, text):
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
         code = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        problems.append(Problem("E001", f"character U+{code:04X} is not allowed in YAML ({exc.reason})",
+        problems.append(Problem("E001", f"character U+{code:04X} is not allowed in YAML",
                                 Loc(name, line, column), "remove the control character"))
     except yaml.YAMLError as exc:
         problems.append(Problem("E001", f"invalid YAML: {str(exc).splitlines()[0]}", Loc(name, 1, 1)))
@@ -209,7 +306,8 @@ def _compose(problems, name, text):
         problems.append(Problem("E005", "the YAML is nested too deeply to read", Loc(name, 1, 1),
                                 "flatten the structure"))
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return None, False
 
 
@@ -316,6 +414,40 @@ def read_folder(root):
     if not root.is_dir():
         raise FileNotFoundError(root)
     return {path.relative_to(root).as_posix(): path.read_bytes() for path in solution_files(root)}
+
+
+@dataclass
+class DataFile:
+    """One data file of a solution (``data/*.yaml``): its content and a document locating its values."""
+
+    name: str
+    data: object
+    doc: Document
+
+
+def data_sources(root):
+    """Read a solution's data files (``data/*.yaml``) into ``{relative path: bytes}``; none if absent."""
+    root = Path(root)
+    found = {}
+    for folder in DATA_DIRS:
+        for path in sorted((root / folder).glob("*.y*ml")) if (root / folder).is_dir() else ():
+            if path.suffix in (".yaml", ".yml") and path.is_file() and not path.name.startswith("."):
+                found[path.relative_to(root).as_posix()] = path.read_bytes()
+    return found
+
+
+def load_data(sources):
+    """Read data files with the definitions' loader; return one ``DataFile`` per file, in name order."""
+    files = []
+    for name in sorted(sources):
+        doc = Document()
+        read = _read_file(doc, name, sources[name])
+        data = None
+        if read is not None:
+            data, reader = read
+            doc.values, doc.keys = reader.values, reader.keys
+        files.append(DataFile(name, data, doc))
+    return files
 
 
 def load_folder(root):

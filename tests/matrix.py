@@ -33,7 +33,8 @@ def sample(f, variant):
         high = int(f.max_value) if f.max_value is not None else low + 1000
         return low if variant == 0 else high
     if t in (FieldType.DECIMAL, FieldType.MONEY):
-        return Decimal(f.min_value or 0) + variant
+        largest = Decimal(10) ** (f.max_digits - f.decimal_places) - Decimal(10) ** -f.decimal_places
+        return min(Decimal(f.min_value or 0) + variant, largest).quantize(Decimal(10) ** -f.decimal_places)
     if t is FieldType.DATE:
         return dt.date(2026, 1, 1) + dt.timedelta(days=n)
     if t is FieldType.DATETIME:

@@ -49,9 +49,10 @@ class Operation:
         mark = "!" if self.loss or self.refusal else self.symbol
         text = f"  {mark} {self.text}"
         if self.refusal:
-            text += f"\n      {self.refusal.id}: {self.refusal.message}"
-            if self.refusal.hint:
-                text += f" ({self.refusal.hint})"
+            _, message, hint = self.refusal.shown
+            text += f"\n      {self.refusal.id}: {message}"
+            if hint:
+                text += f" ({hint})"
         return text
 
 

@@ -84,8 +84,27 @@ entities:
     ("{type: boolean, default: yes}", "'entities.a.fields.f.default': 'yes' is not true or false"),
     ("{type: choice, choices: [a, b], default: c}", "'entities.a.fields.f.default': 'c' is not one of the choices "
                                                     "(a, b)"),
-    ("{type: string, max_length: 2, default: abc}", "'entities.a.fields.f.default' is longer than max_length 2"),
-    ("{type: integer, min: 1, default: 0}", "'entities.a.fields.f.default' 0 is outside min/max"),
+    ("{type: string, max_length: 2, default: abc}", "'entities.a.fields.f.default': 'abc' is longer than 2 characters"),
+    ("{type: integer, min: 1, default: 0}", "'entities.a.fields.f.default': 0 is below min 1"),
+    # every constraint of the field applies to its default (the model field would refuse it on save or read)
+    ("{type: decimal, max_digits: 4, default: 1e10}", "'entities.a.fields.f.default': '1E+10': Ensure that there "
+                                                       "are no more than 4 digits in total."),
+    ("{type: decimal, max_digits: 4, decimal_places: 2, default: 0.125}", "'entities.a.fields.f.default': '0.125': "
+                                                                          "Ensure that there are no more than 2 "
+                                                                          "decimal places."),
+    ("{type: money, default: 'NaN'}", "'entities.a.fields.f.default': 'NaN': Enter a number."),
+    ("{type: integer, max: 5, default: 6}", "'entities.a.fields.f.default': 6 is above max 5"),
+    ("{type: integer, default: 9223372036854775808}", "'entities.a.fields.f.default': 9223372036854775808 does not "
+                                                      "fit a 64-bit integer"),
+    ("{type: string, min_length: 3, default: ab}", "'entities.a.fields.f.default': 'ab' is shorter than min_length 3"),
+    ("{type: phone, max_length: 5, default: '+1 555 0100'}", "'entities.a.fields.f.default': '+1 555 0100' is longer "
+                                                             "than 5 characters"),
+    ("{type: url, default: 'not a url'}", "'entities.a.fields.f.default': 'not a url': Enter a valid URL."),
+    ("{type: string, default: \"a\\0b\"}", "'entities.a.fields.f.default': holds a NUL character, which "
+                                            "databases do not store"),
+    ("{type: string, required: true, default: ''}", "'entities.a.fields.f.default' is empty but the field is required"),
+    ("{type: string, default: [a]}", "'entities.a.fields.f.default': ['a'] is not a text"),
+    ("{type: time, default: today}", "'entities.a.fields.f.default': 'today' is not a time in ISO form (e.g. 18:30)"),
     ("{type: refs, to: user, default: 1}", "'entities.a.fields.f.default' is not an option of a refs field"),
     ("{type: integer, max_length: 3}", "'entities.a.fields.f.max_length' is not an option of an integer field"),
 ])
@@ -226,3 +245,136 @@ def test_missing_solution_section_and_broken_file_do_not_double_report():
     # the solution section may be in the broken file: no extra 'missing solution' error
     assert [p.code for p in compile_sources({"e.yaml": "entities: {}\n", "s.yaml": "solution: [\n"}).problems] == [
         "E001"]
+
+
+# --- names the build generates (whatever the checks accept must build and migrate) --------------
+
+@pytest.mark.parametrize(("yaml_text", "expected"), [
+    ("entities:\n  t:\n    fields: {n: string}\n  x_by_y:\n    fields: {z: {type: ref, to: t}}\n  x:\n"
+     "    fields: {y_by_z: {type: ref, to: t}}\n",
+     ["solution.yaml:10:14: cabinet.E121 ref field 'x.y_by_z' adds 'x_by_y_by_z' to 't', which is already the "
+      "reverse accessor of 'x_by_y.z' (hint: rename the field or the entity)"]),
+    ("entities:\n  a_b:\n    fields: {c: {type: ref, to: user}}\n  a:\n    fields: {b_c: {type: refs, to: user}}\n",
+     ["solution.yaml:8:14: cabinet.E121 ref field 'a.b_c' adds 'cabinet_a_b_c' to 'user', which is already the "
+      "reverse accessor of 'a_b.c' (hint: rename the field or the entity)"]),
+    ("entities:\n  a_b:\n    fields: {n: string}\n  a:\n    fields: {b: {type: refs, to: a_b}}\n",
+     ["solution.yaml:8:14: cabinet.E121 refs field 'a.b' makes the table 'cabinet_a_b', which entity 'a_b' makes "
+      "too (hint: rename one of them)"]),
+    ("entities:\n  ab:\n    fields: {n: string}\n  a_b:\n    fields: {n: string}\n",
+     ["solution.yaml:7:3: cabinet.E121 entity 'a_b' makes the model 'ab', which entity 'ab' makes too "
+      "(hint: rename one of them)"]),
+    ("entities:\n  a1:\n    fields: {n: string}\n  a_1:\n    fields: {n: string}\n",
+     ["solution.yaml:7:3: cabinet.E121 entity 'a_1' makes the model 'a1', which entity 'a1' makes too "
+      "(hint: rename one of them)"]),
+    ("entities:\n  guest:\n    fields: {stay_by_guest: string}\n  stay:\n    fields: {guest: {type: ref, to: guest}}\n",
+     ["solution.yaml:8:14: cabinet.E121 ref field 'stay.guest' adds 'stay_by_guest' to 'guest', which is already "
+      "field 'guest.stay_by_guest' (hint: rename the field or the entity)"]),
+    ("entities:\n  a:\n    fields: {n: string}\n    indexes: [{fields: [n], name: ix}]\n  b:\n    fields: {n: string}\n"
+     "    indexes: [{fields: [n], name: ix}]\n",
+     ["solution.yaml:10:14: cabinet.E121 index 'b.indexes[0]' makes the index 'ix', which index 'a.indexes[0]' "
+      "makes too (hint: rename one of them)"]),
+    ("entities:\n  " + "a" * 40 + ":\n    fields: {" + "b" * 30 + ": {type: refs, to: user}}\n",
+     [f"solution.yaml:6:14: cabinet.E122 refs field '{'a' * 40}.{'b' * 30}' makes the table "
+      f"'cabinet_{'a' * 40}_{'b' * 30}', longer than 63 characters (hint: shorten the names)"]),
+    ("entities:\n  a:\n    ordering: [-b]\n    fields: {b: {type: ref, to: a}}\n",
+     ["solution.yaml:6:16: cabinet.E216 cannot order 'a' by the ref field 'b' (hint: order by fields of the entity "
+      "itself (text, numbers, dates))"]),
+])
+def test_generated_name_clashes(yaml_text, expected):
+    assert [str(p) for p in compile_yaml(yaml_text).problems] == expected
+
+
+def test_entity_names_that_differ_by_a_trailing_underscore():
+    found = compile_yaml("entities:\n  a:\n    fields: {n: string}\n  a_:\n    fields: {n: string}\n").problems
+    assert [(p.code, p.message) for p in found] == [
+        ("E120", "entity name 'a_' at 'entities.a_' is not allowed ('__' or trailing '_')"),
+        ("E121", "entity 'a_' makes the model 'a', which entity 'a' makes too")]
+
+
+def test_titles_that_lead_back_through_refs():
+    found = compile_yaml("entities:\n  a:\n    title: b\n    fields: {b: {type: ref, to: b}}\n"
+                         "  b:\n    title: a\n    fields: {a: {type: ref, to: a}}\n"
+                         "  c:\n    title: parent\n    fields: {parent: {type: ref, to: c}}\n"
+                         "  d:\n    title: a\n    fields: {a: {type: ref, to: a}}\n").problems
+    assert [(p.code, p.message) for p in found] == [
+        ("E216", "the title of 'a' is a ref that leads back to it (a -> b -> a), so a row could show its own title "
+                 "forever"),
+        ("E216", "the title of 'b' is a ref that leads back to it (b -> a -> b), so a row could show its own title "
+                 "forever"),
+        ("E216", "the title of 'c' is a ref that leads back to it (c -> c), so a row could show its own title "
+                 "forever")]
+
+
+@pytest.mark.parametrize("name", ["auth", "schema", "docs"])
+def test_entity_named_like_an_api_path(name):
+    found = compile_yaml(f"entities:\n  {name}:\n    fields: {{n: string}}\n").problems
+    assert [(p.code, p.message) for p in found] == [
+        ("E120", f"entity name '{name}' at 'entities.{name}' is the API's own path /api/{name}/")]
+
+
+def test_every_attribute_of_django_models_is_refused_as_a_field_name():
+    from django.db import models
+
+    names = sorted(n for n in dir(models.Model) if not n.startswith("_")) + ["spec", "objects", "id"]
+    fields = "".join(f"      {name}: string\n" for name in names)
+    found = compile_yaml(f"entities:\n  a:\n    fields:\n{fields}").problems
+    assert sorted({p.message.split("'")[1] for p in found if p.code == "E120"}) == sorted(set(names))
+
+
+def test_field_named_like_a_generated_method():
+    found = compile_yaml("entities:\n  a:\n    fields:\n      s: {type: choice, choices: [x]}\n"
+                         "      get_s_display: string\n      at: date\n      get_next_by_at: string\n").problems
+    assert [(p.code, p.loc.line, p.message) for p in found] == [
+        ("E120", 8, "field name 'get_s_display' at 'entities.a.fields.get_s_display' is the method Django makes for "
+                    "the field 's'"),
+        ("E120", 10, "field name 'get_next_by_at' at 'entities.a.fields.get_next_by_at' is the method Django makes "
+                    "for the field 'at'")]
+
+
+# --- dashboard card filters are checked against their field's type --------------------------
+
+CARDS = """
+entities:
+  a:
+    fields: {created_at: datetime, d: date, n: integer, ok: boolean, s: {type: choice, choices: [x, y]},
+             u: {type: ref, to: user}, t: string, m: decimal, j: json}
+pages:
+  p:
+    kind: dashboard
+    cards:
+      - {kind: counter, entity: a, filter: {%s}}
+"""
+
+
+@pytest.mark.parametrize(("flt", "message"), [
+    ("created_at: yesterday", "'pages.p.cards[0].filter.created_at' compares the datetime field 'created_at' with "
+                              "'yesterday': 'yesterday' is not a datetime in ISO form (e.g. 2026-01-31T18:30:00)"),
+    ("d: [2026-01-01, nope]", "'pages.p.cards[0].filter.d[1]' compares the date field 'd' with 'nope': 'nope' is not "
+                              "a date in ISO form (e.g. 2026-01-31)"),
+    ("d: today", "'pages.p.cards[0].filter.d' compares the date field 'd' with 'today': 'today' is not a fixed date "
+                 "here"),
+    ("n: abc", "'pages.p.cards[0].filter.n' compares the integer field 'n' with 'abc': 'abc' is not a whole number"),
+    ("ok: 'yes'", "'pages.p.cards[0].filter.ok' compares the boolean field 'ok' with 'yes': 'yes' is not true or "
+                  "false"),
+    ("s: [x, z]", "'pages.p.cards[0].filter.s[1]' compares the choice field 's' with 'z': 'z' is not one of the "
+                  "choices (x, y)"),
+    ("m: x", "'pages.p.cards[0].filter.m' compares the decimal field 'm' with 'x': 'x' is not a number"),
+    ("u: anna", "'pages.p.cards[0].filter.u' compares the ref field 'u' with 'anna': 'anna' is not the id of a row "
+                "(a whole number) or a $user variable"),
+    ("m: '1e12'", "'pages.p.cards[0].filter.m' compares the decimal field 'm' with '1e12': '1E+12': Ensure that there "
+                  "are no more than 12 digits in total."),
+    ("n: [1, 9223372036854775808]", "'pages.p.cards[0].filter.n[1]' compares the integer field 'n' with "
+                                    "9223372036854775808: 9223372036854775808 does not fit a 64-bit integer"),
+    ("n: $user", "'$user' is a user, but 'n' is not a reference to the user"),
+    ("u: $nobody", "'$nobody' is not a known variable"),
+])
+def test_card_filter_values_fit_their_field(flt, message):
+    found = compile_yaml(CARDS % flt).problems
+    assert [p.message for p in found] == [message]
+    assert found[0].code in ("E220", "E207") and found[0].loc.line == 12
+
+
+def test_card_filters_of_every_type_that_fit_pass():
+    ok = ("created_at: 2026-01-31T10:00:00, d: [2026-01-01, 2026-02-01], n: [1, 2], ok: false, s: [x, y], "
+          "u: $user, t: abc, m: '9.50', j: 3")
+    assert compile_yaml(CARDS % ok).problems == []

@@ -50,7 +50,7 @@ def test_check_reports_every_problem_located_and_exits_1(tmp_path):
     code, _, err = run("check", str(folder))
     assert code == 1
     assert err.splitlines() == [
-        "broken.yaml:2:1: cabinet.E001 while parsing a flow node; did not find expected node content "
+        "broken.yaml:2:1: cabinet.E001 while parsing a flow node; expected the node content, but found '<stream end>' "
         "(hint: check indentation, colons and quotes around here)",
         "latin1.yaml:1:7: cabinet.E002 byte 0xe9 at offset 6 is not valid UTF-8 (hint: save the file as UTF-8)",
         "s.yaml:6:20: cabinet.E104 'entities.item.fields.name.type' is 'strin', not one of: string, text, markdown, "

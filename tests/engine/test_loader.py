@@ -1,4 +1,8 @@
 """Loading YAML keeps places; anything a user can write becomes a located problem, never a traceback."""
+import re
+
+import pytest
+
 from engine.loader import MAX_FILE_BYTES, load_folder, load_sources
 
 
@@ -22,13 +26,13 @@ def test_yaml_11_surprises_are_off():
 
 def test_syntax_error_is_located():
     assert problems({"a.yaml": "a: [1,\n"}) == [
-        "a.yaml:2:1: cabinet.E001 while parsing a flow node; did not find expected node content "
+        "a.yaml:2:1: cabinet.E001 while parsing a flow node; expected the node content, but found '<stream end>' "
         "(hint: check indentation, colons and quotes around here)"]
 
 
 def test_control_characters_are_located():
     assert problems({"a.yaml": "a: 1\nb: x\x07\n"}) == [
-        "a.yaml:2:5: cabinet.E001 character U+0007 is not allowed in YAML (control characters are not allowed) "
+        "a.yaml:2:5: cabinet.E001 character U+0007 is not allowed in YAML "
         "(hint: remove the control character)"]
 
 
@@ -111,3 +115,159 @@ def test_data_folders_and_hidden_files_are_not_definitions(tmp_path):
     (tmp_path / ".hidden.yaml").write_text("x: 1\n")
     (tmp_path / "s.yml").write_text("solution: {name: s}\n")
     assert load_folder(tmp_path).sources == {"s.yml": "solution: {name: s}\n"}
+
+
+# --- one loader, one behaviour (with or without libyaml) ---------------------------------------
+
+EDGE_CASES = [
+    "confirm: {en: Cancel this order?, ru: Отменить заказ?}\n",
+    "a: [x?, y?z, '?']\n",
+    "a: {b: what?}\n",
+    "a: b?c\n",
+    "a: [1, 2]\nb: {c: d}\n",
+    "a: 'x'\nb: \"y\"\nc: |\n  multi\n  line\n",
+    "a: &x {b: 1}\nc: *x\n",
+    "a: no\nb: 2024-01-31\nc: 0o17\nd: 0x1f\ne: 1_000\n",
+    "a: [\n",
+    "a: b: c\n",
+    "a:\n  - b\n - c\n",
+]
+
+
+def _outcome(load, text):
+    doc = load({"a.yaml": text})
+    return doc.data, [str(p) for p in doc.problems]
+
+
+def test_the_loader_is_pure_python_whatever_pyyaml_was_built_with():
+    import yaml
+
+    from engine.loader import StrictLoader
+
+    assert not any(base.__module__.startswith("yaml._yaml") or "CParser" in base.__name__
+                   for base in StrictLoader.__mro__)
+    assert issubclass(StrictLoader, yaml.reader.Reader)
+
+
+def test_same_results_with_libyaml_hidden(monkeypatch):
+    """Reload the loader as if PyYAML had no libyaml: the resort and the edge cases read exactly the same."""
+    import importlib
+
+    import yaml
+
+    from engine import loader
+    from engine.loader import read_folder
+
+    resort = read_folder("solutions/resort")
+    cases = [*EDGE_CASES, *(raw.decode() for raw in resort.values())]
+    before = [_outcome(loader.load_sources, text) for text in cases]
+    monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    monkeypatch.delattr(yaml, "CLoader", raising=False)
+    monkeypatch.setattr(yaml, "__with_libyaml__", False)
+    try:
+        pure = importlib.reload(loader)
+        assert [_outcome(pure.load_sources, text) for text in cases] == before
+    finally:
+        monkeypatch.undo()
+        importlib.reload(loader)
+
+
+def test_question_marks_in_flow_scalars_read_as_libyaml_reads_them():
+    """The resort's own ``confirm: {en: Cancel this order?, ...}`` is text for both loaders."""
+    doc = load_sources({"a.yaml": EDGE_CASES[0] + EDGE_CASES[1].replace("a:", "b:") + EDGE_CASES[2].replace("a:", "c:")})
+    assert doc.problems == []
+    assert doc.data == {"confirm": {"en": "Cancel this order?", "ru": "Отменить заказ?"},
+                        "b": ["x?", "y?z", "?"], "c": {"b": "what?"}}
+
+
+def test_the_pure_and_the_c_parser_agree_on_the_edge_cases_where_libyaml_is_right():
+    """libyaml (>= 0.2.5) with the same resolvers reads every edge case as our loader does."""
+    import yaml
+
+    from engine.loader import StrictLoader
+
+    if not getattr(yaml, "__with_libyaml__", False):
+        pytest.skip("PyYAML has no libyaml here")
+
+    class CStrict(yaml.cyaml.CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+        def __init__(self, stream):
+            yaml.cyaml.CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    CStrict.yaml_implicit_resolvers = StrictLoader.yaml_implicit_resolvers
+    for text in EDGE_CASES:
+        doc = load_sources({"a.yaml": text})
+        try:
+            expected = yaml.load(text, Loader=CStrict)  # noqa: S506 - safe constructor, our resolvers
+        except yaml.YAMLError:
+            assert [p.code for p in doc.problems] == ["E001"], text
+            continue
+        assert doc.problems == [] and doc.data == expected, text
+
+
+def test_data_files_use_the_same_loader():
+    from engine.loader import load_data
+
+    (data,) = load_data({"data/demo.yaml": EDGE_CASES[0]})
+    assert data.data == {"confirm": {"en": "Cancel this order?", "ru": "Отменить заказ?"}} and data.doc.problems == []
+
+
+# --- odd scalars: every resolver or constructor failure is a located problem ----------------------
+
+@pytest.mark.parametrize(("value", "code", "message"), [
+    ("0x_", "E010", "'a' is '0x_', which cannot be read as an int (ValueError: invalid literal for int() with base 16: "
+                    "'')"),
+    ("0b_", "E010", "'a' is '0b_', which cannot be read as an int (ValueError: invalid literal for int() with base 2: "
+                    "'')"),
+    ("!!int abc", "E010", "'a' is 'abc', which cannot be read as an int (ValueError: invalid literal for int() with "
+                          "base 10: 'abc')"),
+    ("!!int ''", "E010", "'a' is '', which cannot be read as an int (IndexError: string index out of range)"),
+    ("!!float .", "E010", "'a' is '.', which cannot be read as a float (ValueError: could not convert string to "
+                          "float: '.')"),
+    ("!!bool abc", "E010", "'a' is 'abc', which cannot be read as a bool (KeyError: 'abc')"),
+    ("!!timestamp nope", "E010", "'a' is 'nope', which cannot be read as a timestamp (AttributeError: 'NoneType' "
+                                 "object has no attribute 'groupdict')"),
+    ("!!timestamp 2026-13-45", "E010", "'a' is '2026-13-45', which cannot be read as a timestamp (ValueError: month "
+                                       "must be in 1..12)"),
+    ("1" * 5000, "E010", "'a' is '111111111111111111111111111111111111111111111111111111111...', which cannot be read "
+                         "as an int (ValueError: Exceeds the limit (4300 digits) for integer string conver...)"),
+    (".inf", "E008", "'a' is '.inf', a number that is not finite"),
+    (".NaN", "E008", "'a' is '.NaN', a number that is not finite"),
+    ("!!float 1e999", "E008", "'a' is '1e999', a number that is not finite"),
+    ("!!timestamp 2026-01-31", "E009", "'a' is tagged 'tag:yaml.org,2002:timestamp', which gives a date; the "
+                                       "definitions hold only text, numbers, booleans, lists and mappings"),
+    ("!!binary AAAA", "E009", "'a' is tagged 'tag:yaml.org,2002:binary', which gives a bytes; the definitions hold "
+                              "only text, numbers, booleans, lists and mappings"),
+    ("!!set {x}", "E009", "'a' is tagged 'tag:yaml.org,2002:set', which the definitions do not take"),
+    ("!!omap [{x: 1}]", "E009", "'a' is tagged 'tag:yaml.org,2002:omap', which the definitions do not take"),
+    ("!custom [1]", "E009", "'a' is tagged '!custom', which the definitions do not take"),
+    ("!custom x", "E001", "'a' cannot be read: could not determine a constructor for the tag '!custom'"),
+])
+def test_odd_scalars_are_located_problems(value, code, message):
+    doc = load_sources({"a.yaml": f"a: {value}\n"})
+    assert [(p.code, p.message, p.loc.line, p.loc.column) for p in doc.problems] == [(code, message, 1, 4)]
+
+
+# --- every problem is one line, whatever the user typed ---------------------------------------
+
+@pytest.mark.parametrize("key", ["a\nb", "a\rb", "\x1b[31mred", "k\u2028", "k\u2029", "k\x85", "k\u202e", "k\x00",
+                                 "k\x7f", "k\u200b", "é\tж"])
+def test_problem_lines_escape_every_control_or_separator_character(key):
+    from tests.conftest import compile_yaml
+
+    quoted = key.encode("unicode_escape").decode().replace('"', '\\"')
+    result = compile_yaml(f'entities:\n  "{quoted}":\n    fields: {{"{quoted}": string}}\n')
+    lines = [str(p) for p in result.problems]
+    assert lines and all(len(line.splitlines()) == 1 for line in lines)
+    assert all(not any(ch in line for ch in "\n\r\x1b\u2028\u2029\x85\u202e\x00\x7f\u200b\t") for line in lines)
+    assert all(re.match(r"^solution\.yaml:\d+:\d+: cabinet\.E\d{3} ", line) for line in lines)
+
+
+def test_escape_keeps_letters_and_escapes_controls():
+    from engine.errors import Loc, Problem, escape
+
+    assert escape("Отменить é 你好 ok") == "Отменить é 你好 ok"
+    assert escape("a\nb\x1b[0m\u2028\t") == "a\\x0ab\\x1b[0m\\u2028\\x09"
+    assert str(Problem("E001", "bad\nkey", Loc("x\ny.yaml", 1, 2, "p"), "fix\x1b")) == (
+        "x\\x0ay.yaml:1:2: cabinet.E001 bad\\x0akey (hint: fix\\x1b)")

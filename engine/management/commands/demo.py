@@ -7,10 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from engine.compiler import compile_folder
 from engine.demo import DemoDataError, load_demo
-
-LOGINS = [("anna", "anna-demo", "guest"), ("boris", "boris-demo", "guest"),
-          ("reception", "reception-demo", "reception"), ("manager", "manager-demo", "manager"),
-          ("admin", "admin-demo", "superuser")]
+from engine.errors import escape
 
 
 class Command(BaseCommand):
@@ -24,13 +21,14 @@ class Command(BaseCommand):
         from engine.migrate import MigrationError, applied, publish
         from engine.registry import registry
 
-        call_command("migrate", interactive=False, verbosity=0)
         folder = Path(settings.CABINET_SOLUTION)
-        result = compile_folder(folder)
+        result = compile_folder(folder)  # definitions and data/*.yaml, before anything is written
         for problem in result.problems:
             self.stderr.write(str(problem))
         if result.errors:
-            raise CommandError(f"the solution in {folder} has {len(result.errors)} error(s)", returncode=1)
+            raise CommandError(f"the solution in {folder} has {len(result.errors)} error(s); nothing was written",
+                               returncode=1)
+        call_command("migrate", interactive=False, verbosity=0)
         current, _ = applied()
         try:
             if current is None or current.sources != result.sources:
@@ -43,18 +41,30 @@ class Command(BaseCommand):
                 self.stderr.write(str(problem))
             raise CommandError("the demo database cannot take this solution; delete var/ to start afresh",
                                returncode=1) from exc
-        try:
-            counts = load_demo(built, folder / "data" / "demo.yaml")
-        except DemoDataError as exc:
-            raise CommandError(f"demo data: {exc}", returncode=1) from exc
+        counts = {}
+        if result.data is not None:
+            try:
+                counts = load_demo(built, result.data)
+            except DemoDataError as exc:
+                raise CommandError(f"demo data was not loaded (nothing of it was written): {escape(str(exc))}",
+                                   returncode=1) from exc
         if counts:
             self.stdout.write("Loaded demo records: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         self.stdout.write(self.style.SUCCESS(f"Demo of '{built.spec.name}' version {built.number} is ready."))
-        self.stdout.write("Logins (username / password):")
-        for username, password, role in LOGINS:
-            self.stdout.write(f"  {username:<10} {password:<15} {role}")
+        self.write_logins(result.data)
         if seed_only:
             return
         call_command("collectstatic", interactive=False, verbosity=0)
         self.stdout.write(f"Serving on http://{addrport}/  (Ctrl+C to stop)")
         call_command("runserver", addrport, use_reloader=False, skip_checks=True)
+
+    def write_logins(self, data):
+        """Print the logins the solution's own data defines (none without data files)."""
+        users = data.users if data is not None else []
+        if not users:
+            self.stdout.write("The solution's data defines no logins; create one with 'manage.py createsuperuser'.")
+            return
+        self.stdout.write("Logins (username / password / roles):")
+        for user in users:
+            roles = ", ".join((*user.roles, *(["superuser"] if user.superuser else []))) or "no role"
+            self.stdout.write(escape(f"  {user.username:<10} {user.password:<15} {roles}"))
