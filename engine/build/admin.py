@@ -7,6 +7,7 @@ read-only); values forced on create are set by the server.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -14,6 +15,7 @@ from django.http import HttpResponseBadRequest
 
 from .. import webhooks
 from ..access import access_for
+from ..display import Refs
 from ..fieldtypes import FieldType
 from ..pages.forms import CabinetModelForm
 
@@ -22,6 +24,19 @@ NUL = "\x00"
 LIST_TYPES = {FieldType.STRING, FieldType.CHOICE, FieldType.INTEGER, FieldType.DECIMAL, FieldType.MONEY,
               FieldType.BOOLEAN, FieldType.DATE, FieldType.DATETIME, FieldType.TIME, FieldType.EMAIL,
               FieldType.PHONE, FieldType.REF}
+
+
+class ScopedRawIdWidget(ForeignKeyRawIdWidget):
+    """A raw id input that names the chosen row only when the reader may pick it (no titles out of scope)."""
+
+    def __init__(self, rel, admin_site, choices, **kwargs):
+        super().__init__(rel, admin_site, **kwargs)
+        self.choices_queryset = choices
+
+    def label_and_url_for_value(self, value):
+        if value in (None, "") or not self.choices_queryset.filter(pk=value).exists():
+            return "", ""
+        return super().label_and_url_for_value(value)
 
 
 class CabinetAdminSite(admin.AdminSite):
@@ -82,13 +97,11 @@ class PolicyAdmin(admin.ModelAdmin):
             return False
         return obj is None or access.queryset(self.entity_name, action).filter(pk=obj.pk).exists()
 
-    def get_fields(self, request, obj=None):
-        return list(self.access(request).visible_fields(self.entity_name))
-
     def get_readonly_fields(self, request, obj=None):
         access = self.access(request)
         editable = set(access.editable_fields(self.entity_name, "create" if obj is None else "update"))
-        return [name for name in access.visible_fields(self.entity_name) if name not in editable]
+        names = [name for name in access.visible_fields(self.entity_name) if name not in editable]
+        return names + [self.ref_readonly[name] for name in names if name in self.ref_readonly]
 
     def get_list_filter(self, request):
         visible = set(self.access(request).visible_fields(self.entity_name))
@@ -118,7 +131,44 @@ class PolicyAdmin(admin.ModelAdmin):
 
     def get_list_display(self, request):
         visible = set(self.access(request).visible_fields(self.entity_name))
-        return [name for name in self.list_display if name in visible] or ["__str__"]
+        columns = [name for name in self.list_display if name in visible] or ["__str__"]
+        return [self.ref_columns.get(name, name) for name in columns]
+
+    def get_object(self, request, object_id, from_field=None):
+        """The row, told how its refs show to this reader (read-only refs on the change form)."""
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj.cabinet_refs = Refs(self.access(request), self.built.spec, self.built.spec.currency)
+        return obj
+
+    def get_changelist_instance(self, request):
+        """The changelist, its rows told (one query per referenced entity) which refs the reader may see."""
+        changelist = super().get_changelist_instance(request)
+        spec = self.built.spec
+        refs = Refs(self.access(request), spec, spec.currency).load(
+            changelist.result_list, [spec.entity(self.entity_name).field(name) for name in self.ref_columns])
+        for row in changelist.result_list:
+            row.cabinet_refs = refs
+        return changelist
+
+    def get_fields(self, request, obj=None):
+        """The visible fields; a read-only ref shows as its title only when the reader may view that row."""
+        readonly = set(self.get_readonly_fields(request, obj))
+        return [self.ref_readonly.get(name, name) if name in readonly else name
+                for name in self.access(request).visible_fields(self.entity_name)]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        """Ref inputs accept the rows the policy lets this reader pick (``Access.ref_choices``, as pages and API)."""
+        choices = self.access(request).ref_choices(self.entity_name, db_field.name)
+        kwargs["queryset"] = choices
+        if db_field.name in self.raw_id_fields:
+            kwargs["widget"] = ScopedRawIdWidget(db_field.remote_field, self.admin_site, choices,
+                                                 using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs["queryset"] = self.access(request).ref_choices(self.entity_name, db_field.name)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -147,7 +197,18 @@ def model_admin_for(built, entity):
         shown.sort(key=lambda f: f.name != entity.title)
     refs = [f.name for f in entity.fields if f.type is FieldType.REF]
     columns = [f.name for f in shown[:6]]
+    ref_columns, ref_readonly, methods = {}, {}, {}
+    for f in entity.fields:
+        if f.type not in (FieldType.REF, FieldType.REFS):
+            continue
+        if f.name in columns:
+            ref_columns[f.name] = _ref_column(f)
+        ref_readonly[f.name] = f"{f.name}_as_seen"
+        methods[f"{f.name}_as_seen"] = _ref_readonly(f)
     attrs = {
+        **methods,
+        "ref_columns": ref_columns,
+        "ref_readonly": ref_readonly,
         "built": built,
         "entity_name": entity.name,
         "list_display": columns or ["__str__"],
@@ -159,6 +220,27 @@ def model_admin_for(built, entity):
         "show_full_result_count": False,
     }
     return type(f"{entity.class_name}Admin", (PolicyAdmin,), attrs)
+
+
+def _ref_column(f):
+    """A changelist column showing ref ``f`` as its title when the reader may view the row, else blank."""
+    @admin.display(description=f.name.replace("_", " "), ordering=f.name)
+    def column(obj):
+        return obj.cabinet_refs.title(obj, f)
+
+    return column
+
+
+def _ref_readonly(f):
+    """A read-only form field showing ref ``f`` (or many refs) of a row as the reader may see it."""
+    @admin.display(description=f.name.replace("_", " "))
+    def shown(self, obj):
+        refs = getattr(obj, "cabinet_refs", None)
+        if refs is None:
+            return ""
+        return refs.many(obj, f) if f.type is FieldType.REFS else refs.title(obj, f)
+
+    return shown
 
 
 def build_admin_site(built):
