@@ -63,6 +63,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E225": (ERROR, "demo rows repeat a unique value"),
     "W001": (WARNING, "empty file"),
     "W002": (WARNING, "label missing for a language"),
+    "W003": (WARNING, "decimal wider than SQLite keeps"),
     # Schema evolution (plan and migrate)
     "M001": (ERROR, "dropping a field loses data"),
     "M002": (ERROR, "dropping an entity loses data"),
