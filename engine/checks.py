@@ -35,6 +35,7 @@ date_error_message unique_error_message get_constraints from_db meta spec
 # Paths of the API beside the entities' (engine/build/api.py): an entity named so would be unreachable.
 API_PATHS = frozenset({"auth", "schema", "docs"})
 BIGINT = (-(2**63), 2**63 - 1)
+SQLITE_DIGITS = 15  # a double keeps 15 significant decimal digits
 MAX_IDENTIFIER = 63  # PostgreSQL keeps the first 63 bytes of a name; longer ones would collide
 
 
@@ -312,6 +313,10 @@ class Checker:
         if f.min_length is not None and f.max_length is not None and f.min_length > f.max_length:
             self.add("E211", f"'{where}' has min_length {f.min_length} above max_length {f.max_length}",
                      (*path, "min_length"))
+        if f.max_digits is not None and f.max_digits > SQLITE_DIGITS:
+            self.add("W003", f"'{where}' has max_digits {f.max_digits}: SQLite stores decimals as floating point, "
+                     f"which keeps {SQLITE_DIGITS} digits, so wider values may not read back there",
+                     (*path, "max_digits"), f"use at most {SQLITE_DIGITS} digits, or PostgreSQL")
         if f.max_digits is not None and f.decimal_places is not None and f.decimal_places > f.max_digits:
             self.add("E211", f"'{where}' has decimal_places {f.decimal_places} above max_digits {f.max_digits}",
                      (*path, "decimal_places"))

@@ -64,6 +64,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E260": (ERROR, "nulls_distinct on an index that is not unique"),
     "W001": (WARNING, "empty file"),
     "W002": (WARNING, "label missing for a language"),
+    "W003": (WARNING, "decimal wider than SQLite keeps"),
     "W016": (WARNING, "role shares its group with a two-factor role"),
     # Deployment (Django system checks of the settings)
     "E270": (ERROR, "production without a shared cache"),

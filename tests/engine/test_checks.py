@@ -378,3 +378,12 @@ def test_card_filters_of_every_type_that_fit_pass():
     ok = ("created_at: 2026-01-31T10:00:00, d: [2026-01-01, 2026-02-01], n: [1, 2], ok: false, s: [x, y], "
           "u: $user, t: abc, m: '9.50', j: 3")
     assert compile_yaml(CARDS % ok).problems == []
+
+
+def test_decimals_wider_than_sqlite_keeps_are_a_warning():
+    result = compile_yaml("entities:\n  a:\n    fields: {m: {type: decimal, max_digits: 16, decimal_places: 2}, "
+                          "n: {type: money, max_digits: 15}}\n")
+    assert [(p.code, p.message) for p in result.problems] == [
+        ("W003", "'entities.a.fields.m' has max_digits 16: SQLite stores decimals as floating point, which keeps 15 "
+                 "digits, so wider values may not read back there")]
+    assert result.spec is not None

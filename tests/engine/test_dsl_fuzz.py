@@ -148,7 +148,7 @@ def _valid_field(rng, name, entities):
         spec.update(min=low, max=low + rng.randint(0, 10**6))
         default = rng.randint(spec["min"], spec["max"])
     elif kind in ("decimal", "money"):
-        digits = rng.randint(1, 18)
+        digits = rng.randint(1, 15)  # wider ones are a warning (W003): SQLite cannot read them back
         places = rng.randint(0, digits)
         spec.update(max_digits=digits, decimal_places=places)
         whole = "9" * (digits - places) or "0"
