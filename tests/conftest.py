@@ -43,6 +43,11 @@ def schema(transactional_db):
     """A database where solutions may be migrated; generated tables and the registry are reset after."""
     drop_cabinet_tables()
     yield
+    reset_cabinet_schema()
+
+
+def reset_cabinet_schema():
+    """Forget the active version and drop the generated tables (SQLite: with foreign keys off meanwhile)."""
     registry.deactivate()
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:

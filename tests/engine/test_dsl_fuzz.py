@@ -18,13 +18,12 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.test import Client
 
 from engine.compiler import compile_sources
 from engine.errors import CATALOG
 from engine.loader import data_sources, solution_files
-from tests.conftest import drop_cabinet_tables
+from tests.conftest import reset_cabinet_schema
 
 RESORT = Path(__file__).resolve().parents[2] / "solutions" / "resort"
 EXAMPLES = int(os.environ.get("CABINET_FUZZ_EXAMPLES", "60"))
@@ -275,16 +274,8 @@ def assert_problem_lines(result, files):
 def fresh_database():
     """Forget the published version and drop every generated table, as a new database would be."""
     from engine.models import SolutionVersion
-    from engine.registry import registry
 
-    registry.deactivate()
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA foreign_keys = OFF")
-    drop_cabinet_tables()
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA foreign_keys = ON")
+    reset_cabinet_schema()
     SolutionVersion.objects.all().delete()
 
 
