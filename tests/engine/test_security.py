@@ -25,8 +25,13 @@ PRODUCTION_ENV = {
 }
 
 
+# Not passed on to the processes these tests start: the settings under test, and what the browser tests
+# set for this test process only (Django's deploy check refuses DJANGO_ALLOW_ASYNC_UNSAFE).
+INHERITED_NOT = ("DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
+
+
 def run_python(code, env_overrides, drop=()):
-    env = {k: v for k, v in os.environ.items() if k not in drop and k not in ("DEBUG", "SECRET_KEY")}
+    env = {k: v for k, v in os.environ.items() if k not in drop and k not in INHERITED_NOT}
     env.update(env_overrides)
     env.setdefault("DJANGO_SETTINGS_MODULE", "engine.settings")
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env, capture_output=True,
@@ -34,7 +39,7 @@ def run_python(code, env_overrides, drop=()):
 
 
 def manage(args, env_overrides, drop=()):
-    env = {k: v for k, v in os.environ.items() if k not in drop and k not in ("DEBUG", "SECRET_KEY")}
+    env = {k: v for k, v in os.environ.items() if k not in drop and k not in INHERITED_NOT}
     env.update(env_overrides)
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
