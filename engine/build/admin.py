@@ -6,12 +6,13 @@ read-only); values forced on create are set by the server.
 """
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import transaction
-from django.http import HttpResponseBadRequest
+from django.db import IntegrityError, transaction
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
+from django.utils.translation import gettext as _
 
 from .. import webhooks
 from ..access import access_for
@@ -128,6 +129,18 @@ class PolicyAdmin(admin.ModelAdmin):
         if any(NUL in key or NUL in value for key, values in request.GET.lists() for value in values):
             return HttpResponseBadRequest("A query parameter contains a NUL character.")
         return super().changelist_view(request, extra_context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """The add and change forms; a write that collides with one saved meanwhile is a message, not a 500.
+
+        The form checks unique fields and indexes first; only a concurrent save can get past that, and
+        Django's own atomic block has rolled it back by the time the error arrives here.
+        """
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except IntegrityError:
+            messages.error(request, _("A row with these values already exists; it was saved in the meantime."))
+            return HttpResponseRedirect(request.get_full_path())
 
     def get_list_display(self, request):
         visible = set(self.access(request).visible_fields(self.entity_name))

@@ -106,3 +106,19 @@ def test_admin_ref_inputs_accept_the_rows_the_policy_offers(publish_yaml, client
     assert client.post(url, {"note": "kept", "customer": mine.pk}).status_code == 302
     my_order.refresh_from_db()
     assert my_order.note == "kept"
+
+
+def test_admin_save_racing_a_duplicate_is_a_message_not_a_500(publish_yaml, client, monkeypatch):
+    """A duplicate saved between the form's unique check and the insert (simulated by skipping the check)."""
+    from django.db.models import Model
+
+    built = staff_client(publish_yaml, client)
+    product = built.model("product").objects.create(name="Tea")
+    url = "/admin/cabinet/favourite/add/"
+    assert client.post(url, {"product": product.pk}).status_code == 302
+    monkeypatch.setattr(Model, "validate_unique", lambda self, exclude=None: None)
+    monkeypatch.setattr(Model, "validate_constraints", lambda self, exclude=None: None)
+    raced = client.post(url, {"product": product.pk}, follow=True)
+    assert raced.status_code == 200
+    assert "it was saved in the meantime" in raced.content.decode()
+    assert built.model("favourite").objects.count() == 1
