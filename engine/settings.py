@@ -193,6 +193,7 @@ AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("CABINET_LOGIN
 AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_CLIENT_IP_CALLABLE = "engine.accounts.ip.client_ip"
 AXES_LOCKOUT_CALLABLE = "engine.accounts.lockout.lockout_response"
+AXES_USERNAME_CALLABLE = "engine.accounts.lockout.attempted_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 # Two-factor (TOTP) for roles marked `two_factor: true`: the issuer shown in authenticator apps.

@@ -44,3 +44,19 @@ def lockout_response(request, original_response=None, credentials=None):
     response = TemplateResponse(request, "default/registration/locked_out.html", {"message": text},
                                 status=STATUS, headers=headers)
     return response.render()
+
+
+# The longest text django-axes' attempt and log tables hold (their columns are varchar(255)).
+AXES_TEXT_MAX = 255
+
+
+def attempted_username(request, credentials):
+    """The username a login attempt named, cut to what axes' tables hold (PostgreSQL refuses longer text).
+
+    Every login path reaches axes with whatever the client typed; the form fields and the API serializer
+    bound it too, but the lockout must never turn an over-long name into a database error.
+    """
+    name = (credentials or {}).get("username")
+    if name is None and request is not None:
+        name = getattr(request, "data", request.POST).get("username")
+    return None if name is None else str(name)[:AXES_TEXT_MAX]

@@ -168,8 +168,9 @@ class ApiRoot(APIView):
 
 
 class LoginSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    # As long as Django's own login form allows (the user model's username, 4,096 for a password).
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False, max_length=4096)
     otp = serializers.CharField(required=False, max_length=12,
                                 help_text="The code of the user's authenticator app, for roles that require "
                                           "two-factor login.")

@@ -391,3 +391,18 @@ roles:
     assert [str(p) for p in compiled.problems] == [
         "solution.yaml:6:3: cabinet.W016 role 'b' has group 'desk' like two-factor role 'a', so its holders must "
         "use two-factor login too (hint: set 'two_factor: true' on it too, or give it another group)"]
+
+
+def test_over_long_usernames_are_refused_or_cut_never_a_database_error(solution):
+    """By class: whatever reaches the lockout, its username fits axes' varchar(255) (PostgreSQL refuses more)."""
+    from axes.models import AccessAttempt
+    from django.contrib.auth import authenticate
+    from django.test import RequestFactory
+
+    answer = APIClient().post("/api/auth/token/", {"username": "[" * 1000, "password": "x"}, format="json")
+    assert answer.status_code == 400 and answer.data["username"][0]["code"] == "max_length"
+    for path in ("/accounts/login/", "/admin/login/"):
+        assert Client().post(path, {"username": "u" * 1000, "password": "x"}).status_code == 200  # form error
+    request = RequestFactory().post("/accounts/login/", {"username": "v" * 1000, "password": "x"})
+    assert authenticate(request, username="v" * 1000, password="x") is None  # straight to axes
+    assert [len(a.username) for a in AccessAttempt.objects.filter(username__startswith="v")] == [255]
