@@ -180,3 +180,25 @@ def test_a_duplicate_with_a_forced_field_is_a_form_error_on_a_phone(publish_yaml
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     shot(page, "10-form-duplicate")
     context.close()
+
+
+@pytest.mark.parametrize(("username", "pages"), [
+    ("anna", ["home", "my_bookings"]),
+    ("reception", ["desk", "guests", "excursions"]),
+])
+def test_guests_and_staff_on_a_desktop(demo, live_server, browser, username, pages):
+    """At 1280 px: each role's pages fit the width, keep their menu, and are saved for a look."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", f"{username}-demo")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**/p/{pages[0]}/")
+    for name in pages:
+        response = page.goto(f"{live_server.url}/p/{name}/")
+        assert response.status == 200
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        assert page.locator("nav").count() >= 1
+        shot(page, f"desktop-{username}-{name}")
+    context.close()
