@@ -122,7 +122,9 @@ CROSS = [
     "date(starts_at) == today", "has_role('member') and capacity > 0", "has_role('member') == false",
     "capacity / 4 > 1", "count(seat, n > row.capacity) > 0", "first(seat, status == 'paid') != null",
     "seat.trip.club.owner == user", "club.owner == user or seat.status in ['held']",
-    "null == null", "capacity == null", "coalesce(name, 'z') == 'z' and not (capacity in [1, 2, 3])",
+    "null == null", "capacity == null", "club == user.club", "club in user.club", "not (club == user.club)",
+    "count(user.club.trip, capacity > row.capacity) > 0", "first(user.club.trip) == id",
+    "club.owner == user.id", "coalesce(name, 'z') == 'z' and not (capacity in [1, 2, 3])",
 ]
 
 NAMES = st.sampled_from(["", "a", "b", "A", "ab"])  # texts store '' for no value
@@ -237,3 +239,52 @@ def test_located_without_a_source_is_the_scalar_itself():
 
     loc = Loc("x.yaml", 3, 5, "a.b")
     assert located(loc, "", 10) == loc
+
+
+# --- what an expression reads -----------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "paths", "flags"), [
+    ("capacity > 1 and name != ''", {"capacity", "name"}, {"row_local", "sql_able"}),
+    ("club.owner == user", {"club.owner"}, {"uses_user", "sql_able"}),
+    ("starts_at > now + 2h", {"starts_at"}, {"uses_now", "sql_able"}),
+    ("day >= today", {"day"}, {"uses_now", "sql_able"}),
+    ("old.capacity < capacity", {"capacity"}, {"uses_old"}),
+    ("sum(seat.n, status != 'cancelled') <= capacity",
+     {"capacity", "seat_by_trip", "seat_by_trip.n", "seat_by_trip.status"}, {"sql_able"}),
+    ("seat.status == 'paid'", {"seat_by_trip.status"}, {"sql_able"}),
+    ("has_role('member')", set(), {"uses_user", "sql_able"}),
+])
+def test_paths_and_flags(spec, text, paths, flags):
+    expr = compile_expr(text, spec=spec, entity="trip", allow_old=True)
+    assert expr.paths == paths
+    found = {name for name in ("row_local", "sql_able", "uses_old", "uses_user", "uses_now") if getattr(expr, name)}
+    assert found == flags
+    assert expr.type.name == "bool"
+
+
+def test_kinds_types_and_expected_values(spec):
+    assert str(compile_expr("capacity * price", spec=spec, entity="trip", kind="value").type) == "money"
+    assert str(compile_expr("first(seat)", spec=spec, entity="trip", kind="value").type) == "ref to seat"
+    assert str(compile_expr("day + 3", spec=spec, entity="trip", kind="value").type) == "date"
+    assert str(compile_expr("starts_at - 90m", spec=spec, entity="trip", kind="value").type) == "datetime"
+    assert err(spec, "capacity").code == "E304"  # a value where a condition is needed
+    assert err(spec, "seat.n", kind="value").code == "E305"  # a to-many path is not one value
+    from engine.expr import Type
+
+    assert err(spec, "user", kind="value", expect=Type("ref", entity="club")).code == "E304"
+    assert compile_expr("user.club", spec=spec, entity="seat", kind="value", allow_row=False,
+                        expect=Type("ref", entity="club"))
+    assert err(spec, "capacity + 1", kind="value", allow_row=False).code == "E301"
+    assert err(spec, "count(seat) > 1", aggregates=False).code == "E305"
+
+
+def test_evaluation_is_bounded_at_run_time(spec):
+    assert err(spec, "name" + " + name" * 450 + " == ''").code == "E306"  # no text can grow without bound
+    longest = compile_expr("name" + " + name" * 38, spec=spec, entity="trip", kind="value")
+    assert len(longest.evaluate(Env(now=NOW), {"name": "x" * 255})) == 39 * 255
+    big = compile_expr("capacity" + " * capacity" * 30 + " > 0", spec=spec, entity="trip")
+    assert big.evaluate(Env(now=NOW), {"capacity": 2**62}) is True  # exact, and quick
+    assert compile_expr("price / capacity > 1", spec=spec, entity="trip").evaluate(
+        Env(now=NOW), {"price": Decimal(5), "capacity": 0}) is False  # division by zero is null
+    with pytest.raises(LookupError):
+        compile_expr("club.name == 'x'", spec=spec, entity="trip").evaluate(Env(now=NOW), {"club": 3})
