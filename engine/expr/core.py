@@ -129,6 +129,11 @@ class Expr:
         """The plain values of ``paths`` for row ``pk`` (one query, plus one per to-many relation)."""
         return read_values(model, pk, self.paths)
 
+    def values_of(self, obj):
+        """The plain values of ``paths`` for a model instance, saved or not: its own fields as they are now,
+        followed refs and related rows as stored."""
+        return instance_values(obj, self.paths)
+
     def holds(self, env, model, pk):
         """Whether the condition holds for the stored row ``pk``, decided in SQL."""
         return model._default_manager.filter(pk=pk).filter(self.q(env)).exists()
@@ -270,6 +275,32 @@ def read_values(model, pk, paths):
                     _put(nested, name.split("__"), item[name])
             items.append(nested)
         _put(values, list(parts), items, many=True)
+    return values
+
+
+def instance_values(obj, paths):
+    """Nested plain values of ``paths`` for instance ``obj`` (see ``read_values``), reading its own fields
+    from the instance (unsaved changes included) and what lies behind them from the database."""
+    values = {"id": obj.pk}
+    behind, many = {}, {}
+    for dotted in sorted(paths):
+        head, _, rest = dotted.partition(".")
+        field = obj._meta.get_field(head)
+        if field.one_to_many or field.many_to_many:
+            many.setdefault(head, set()).add(dotted)
+        elif field.is_relation:
+            values.setdefault(head, getattr(obj, field.attname))
+            if rest:
+                behind.setdefault(head, set()).add(rest)
+        else:
+            values[head] = getattr(obj, head)
+    for head, dotted in many.items():
+        values[head] = (read_values(type(obj), obj.pk, dotted) or {}).get(head, []) if obj.pk else []
+    for head, rests in behind.items():
+        pk = values[head]
+        related = obj._meta.get_field(head).related_model
+        values[head] = (read_values(related, pk, rests) if pk is not None else None) or {"id": None, **{
+            r.split(".")[0]: None for r in rests}}
     return values
 
 

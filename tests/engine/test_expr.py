@@ -192,6 +192,13 @@ def test_values_agree_and_lists_stay_one_query(shop, spec):
     assert [(r.left, r.booked) for r in rows] == [(0, 3), (1, 1), (8, 0)]
     for row in rows:
         assert left.evaluate(env, left.read(env, Trip, row.pk)) == row.left
+        assert left.evaluate(env, left.values_of(row)) == row.left
+    assert left.evaluate(env, left.values_of(Trip(capacity=9))) == 9  # unsaved: no related rows yet
+    seat = Seat(trip=trips[1], n=2)
+    over = compile_expr("n + sum(trip.seat.n) > trip.capacity", spec=spec, entity="seat")
+    assert over.values_of(seat) == {"id": None, "n": 2, "trip": {"id": trips[1].pk, "capacity": 5, "seat_by_trip": [
+        {"id": s.pk, "n": 4} for s in Seat.objects.filter(trip=trips[1])]}}
+    assert over.evaluate(env, over.values_of(seat)) is True
     assert left.read(env, Trip, trips[0].pk) == {
         "id": trips[0].pk, "capacity": 3,
         "seat_by_trip": [{"id": s.pk, "n": s.n, "status": s.status} for s in Seat.objects.filter(trip=trips[0])
