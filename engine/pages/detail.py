@@ -5,8 +5,8 @@ from django.urls import reverse
 
 from ..display import display, row_title
 from ..fieldtypes import FieldType
-from ..workflow import allowed as transition_allowed
-from ..workflow import transitions_of
+from ..writes import allowed as transition_allowed
+from ..writes import transitions_of
 from .base import CabinetView, label, render
 
 

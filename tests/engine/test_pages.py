@@ -330,23 +330,18 @@ def test_a_stale_transition_answers_409_with_a_message_and_the_row_as_it_is_now(
 
 
 def test_every_workflow_refusal_is_answered_not_raised(resort, client, monkeypatch):
-    """Any refusal the workflow raises (its DRF-style exceptions) becomes a page answer with its status."""
-    from rest_framework.exceptions import APIException
-
-    from engine.pages import transitions
-
-    class GuardRefused(APIException):
-        status_code = 422
-        default_detail = "Guard refused."
+    """Any refusal of the write path (its domain errors) becomes a page answer with its status and reason."""
+    from engine import writes
 
     def refuse(*args, **kwargs):
-        raise GuardRefused()
+        raise writes.GuardRefused("the excursion has started.")
 
-    monkeypatch.setattr(transitions, "fire", refuse)
+    monkeypatch.setattr(writes, "transition", refuse)
     login(client, "anna")
     booking = resort.model("booking").objects.get(guest__user__username="anna")
     response = client.post(f"/p/my_bookings/{booking.pk}/do/cancel/")
-    assert response.status_code == 422 and "“Cancel” was not done" in response.content.decode()
+    assert response.status_code == 409
+    assert "“Cancel” was not done: the excursion has started." in response.content.decode()
 
 
 CARDS_YAML = """
