@@ -1,5 +1,6 @@
 """The one write path: hooks in order, one transaction per write, audit records, the workflow's state
 written only by transitions, concurrent transitions on one row."""
+import re
 import threading
 
 import pytest
@@ -52,6 +53,11 @@ workflows:
       deliver: {from: accepted, to: delivered, roles: [clerk]}
       reject: {from: new, to: cancelled, roles: [clerk]}
       cancel: {from: [new, accepted], to: cancelled, roles: [buyer, clerk]}
+pages:
+  purchases: {kind: list, entity: purchase, roles: [buyer, clerk]}
+  purchase_form: {kind: form, entity: purchase, roles: [buyer, clerk]}
+  purchase_detail: {kind: detail, entity: purchase, roles: [buyer, clerk]}
+  customer_form: {kind: form, entity: customer, roles: [clerk]}
 """
 
 
@@ -308,3 +314,108 @@ def test_two_concurrent_transitions_on_one_row_exactly_one_wins(shop):
         status = built.model("purchase").objects.get(pk=order.pk).status
         assert status == {"accept": "accepted", "reject": "cancelled"}[winner]
         assert AuditRecord.objects.filter(object_id=order.pk, action="transition").count() == 1
+
+
+# --- pages and admin: the same refusals, shown on the form ---------------------------------------------------
+
+
+def test_a_page_form_never_offers_the_state_and_refuses_a_posted_one(shop, client, recorder):
+    built, ann, clerk, customer = shop
+    client.force_login(clerk)
+    order = writes.create(access(built, clerk), "purchase", {"customer": customer, "item": "tea"}, source="api")
+    url = f"/p/purchase_form/{order.pk}/edit/"
+    assert 'name="status"' not in client.get(url).content.decode()
+    posted = client.post(url, {"customer": customer.pk, "item": "jam", "quantity": 1, "status": "delivered"})
+    assert posted.status_code == 400
+    assert "This field changes only through the workflow&#x27;s transitions." in posted.content.decode()
+    order.refresh_from_db()
+    assert (order.item, order.status) == ("tea", "new")
+    seen, add = recorder
+
+    def rule(ctx):
+        if ctx.data.get("quantity", 0) > 5:
+            raise writes.RuleViolation(fields={"quantity": ["Five at most."]}, code="rule")
+
+    add("validate", rule)
+    refused = client.post(url, {"customer": customer.pk, "item": "jam", "quantity": 9})
+    html = refused.content.decode()
+    assert refused.status_code == 400 and 'class="field invalid"' in html and "Five at most." in html
+    assert client.post(url, {"customer": customer.pk, "item": "jam", "quantity": 2}).status_code == 302
+    order.refresh_from_db()
+    assert (order.item, order.quantity) == ("jam", 2)
+    assert AuditRecord.objects.filter(object_id=order.pk, action="update", source="page").count() == 1
+
+
+def test_the_detail_page_shows_the_rows_history(shop, client):
+    built, ann, clerk, customer = shop
+    staff = access(built, clerk)
+    order = writes.create(staff, "purchase", {"customer": customer, "item": "tea", "secret": "s1"}, source="api")
+    writes.update(staff, "purchase", order, {"secret": "hidden change"}, source="api")
+    writes.update(staff, "purchase", order, {"quantity": 3}, source="api")
+    writes.transition(staff, "purchase", order, "accept", source="api")
+    client.force_login(ann)
+    html = client.get(f"/p/purchase_detail/{order.pk}/").content.decode()
+    timeline = html[html.index('<ol class="timeline">'):]
+    assert timeline.count('<p class="when">') == 3  # created, quantity changed, accepted; not the secret edit
+    assert "Accept</strong> <span class=\"states\">New → Accepted</span>" in timeline
+    assert "Quantity: 1 → 3" in timeline and "by clerk" in timeline and "hidden change" not in html
+    client.cookies.load({"django_language": "ru"})
+    assert "История" in client.get(f"/p/purchase_detail/{order.pk}/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+
+
+def test_the_admin_refuses_a_direct_status_change(shop, client, recorder):
+    built, ann, clerk, customer = shop
+    client.force_login(clerk)
+    order = writes.create(access(built, clerk), "purchase", {"customer": customer, "item": "tea"}, source="api")
+    url = f"/admin/cabinet/purchase/{order.pk}/change/"
+    form = client.get(url).content.decode()
+    assert 'name="status"' not in form and "New" in form  # shown read-only
+    refused = client.post(url, {"customer": customer.pk, "item": "jam", "quantity": 1, "status": "delivered"})
+    assert refused.status_code == 200  # the form again, with the error; nothing saved
+    assert "This field changes only through the workflow&#x27;s transitions." in refused.content.decode()
+    order.refresh_from_db()
+    assert (order.item, order.status) == ("tea", "new")
+    seen, add = recorder
+    add("check", lambda ctx: (_ for _ in ()).throw(
+        writes.RuleViolation(fields={"quantity": ["Not that many."]}, code="rule")) if ctx.obj.quantity > 5 else None)
+    too_many = client.post(url, {"customer": customer.pk, "item": "jam", "quantity": 9})
+    assert too_many.status_code == 200 and "Not that many." in too_many.content.decode()
+    assert client.post(url, {"customer": customer.pk, "item": "jam", "quantity": 2}).status_code == 302
+    order.refresh_from_db()
+    assert (order.item, order.quantity, order.status) == ("jam", 2, "new")
+    assert AuditRecord.objects.get(object_id=order.pk, action="update").source == "admin"
+    add("validate", lambda ctx: (_ for _ in ()).throw(writes.RuleViolation("Orders are kept.")) if (
+        ctx.action == "delete") else None)
+    bulk = client.post("/admin/cabinet/purchase/", {"action": "delete_selected", "_selected_action": [order.pk],
+                                                    "post": "yes"}, follow=True)
+    assert "Nothing was changed: Orders are kept." in bulk.content.decode()
+    assert built.model("purchase").objects.filter(pk=order.pk).exists()
+
+
+def test_ref_choices_are_what_pages_admin_and_api_all_accept(shop, client):
+    """One policy method: the accounts a form offers for a user ref are exactly those the API and the admin
+    accept (here: the clerk's colleagues and the accounts of customers they see, never anyone else)."""
+    built, ann, clerk, customer = shop
+    User = get_user_model()
+    colleagues = [User.objects.create_user(f"colleague{i}") for i in range(3)]
+    for user in colleagues:
+        user.groups.add(Group.objects.get(name="clerk"))
+    outsider = User.objects.create_user("outsider")
+    choices = set(access(built, clerk).ref_choices("customer", "user").values_list("pk", flat=True))
+    assert choices == {ann.pk, clerk.pk, *(u.pk for u in colleagues)}
+    client.force_login(clerk)
+    form = client.get("/p/customer_form/new/").content.decode()
+    offered = {int(pk) for pk in re.findall(r'<option value="(\d+)"', form)}
+    assert offered == choices and outsider.pk not in offered
+    api = APIClient()
+    api.force_authenticate(clerk)
+    refused = api.post("/api/customer/", {"user": outsider.pk, "name": "Out"}, format="json")
+    assert refused.status_code == 400 and refused.data["user"][0]["code"] == "does_not_exist"
+    assert api.post("/api/customer/", {"user": colleagues[0].pk, "name": "C0"}, format="json").status_code == 201
+    admin_out = client.post("/admin/cabinet/customer/add/", {"user": outsider.pk, "name": "Out"})
+    assert admin_out.status_code == 200 and "Select a valid choice" in admin_out.content.decode()
+    assert client.post("/admin/cabinet/customer/add/", {"user": colleagues[1].pk, "name": "C1"}).status_code == 302
+    page_out = client.post("/p/customer_form/new/", {"user": outsider.pk, "name": "Out"})
+    assert page_out.status_code == 400
+    assert client.post("/p/customer_form/new/", {"user": colleagues[2].pk, "name": "C2"}).status_code == 302
+    assert not built.model("customer").objects.filter(user=outsider).exists()
