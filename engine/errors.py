@@ -61,6 +61,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E223": (ERROR, "demo data names an unknown user"),
     "E224": (ERROR, "demo row lacks a required field"),
     "E225": (ERROR, "demo rows repeat a unique value"),
+    # The write path: demo data reaches workflow states through transitions
+    "E320": (ERROR, "demo row writes a workflow's state field"),
+    "E321": (ERROR, "demo _transitions names no transition of the entity"),
+    "E322": (ERROR, "demo _transitions step does not start from the state reached"),
     "E260": (ERROR, "nulls_distinct on an index that is not unique"),
     # Expressions (scopes, filters, state-dependent rights, ref choices, guards, rules, computed values)
     "E300": (ERROR, "expression cannot be read"),
