@@ -321,9 +321,8 @@ class Checker:
         else:
             t = T.field_type(last.field)
         manys = [s for s in path.steps if s.many]
-        if len(manys) > (2 if path.root == "user" else 1):
-            self.fail("E305", f"'{path.dotted}' passes more than one to-many relation", node,
-                      "aggregate it instead, e.g. count(...) or sum(...)")
+        if len(manys) > 3:
+            self.fail("E306", f"'{path.dotted}' passes more than three to-many relations", node)
         deps = {"row" if path.frame == 0 else "frame"} if path.root == "row" else {path.root}
         if path.root == "user":
             deps.add("profile")
@@ -433,6 +432,8 @@ class Checker:
         a, b = node.body.c_type, node.orelse.c_type
         if not T.comparable(a, b) or a.name == "ref" and b.name == "int" or a.name == "int" and b.name == "ref":
             self.fail("E304", f"the two branches give {a} and {b}", node)
+        if node.body.c_many and node.orelse.c_many:
+            self.fail("E305", "both branches read to-many paths", node, "aggregate one of them")
         t = b if a.name == "null" else (T.numeric_result(a, b) if a.numeric and b.numeric else a)
         self.typed(node, t, _deps(node.test, node.body, node.orelse), node.body.c_many or node.orelse.c_many)
 
