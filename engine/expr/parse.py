@@ -44,6 +44,7 @@ class Source:
     text: str
     wrapped: str = ""
     units: dict = field(default_factory=dict)  # offset of a duration in ``text`` -> unit letter
+    dollars: set = field(default_factory=set)  # offsets of names written with '$' ($user): always the variable
     starts: list = field(default_factory=list)  # offset in ``wrapped`` where each line starts
 
     def offset(self, node, end=False):
@@ -83,6 +84,7 @@ def parse(text):
             chars[match.start(3)] = "j"
         elif match.group(4):
             chars[match.start(4)] = " "
+            source.dollars.add(match.start(4) + 1)
     source.wrapped = "(" + "".join(chars).replace("\r", " ") + "\n)"
     source.starts = [0] + [i + 1 for i, ch in enumerate(source.wrapped) if ch == "\n"]
     try:
