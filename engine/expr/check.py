@@ -183,7 +183,7 @@ class Checker:
     def field_named(self, node):
         """Whether bare name ``node`` is a field of the entity in scope (a field named like a variable, such as
         ``user``, wins unless written ``$user``)."""
-        if self.source.offset(node) in self.source.dollars:
+        if self.source.offset(node) + 1 in self.source.dollars:
             return False
         entity = self.entities.get(self.scopes[-1].entity)
         return entity is not None and node.id in entity.field_names and (
@@ -191,7 +191,7 @@ class Checker:
 
     def visit_Name(self, node):
         name = node.id
-        if self.source.offset(node) in self.source.dollars and name not in ("user", "now", "today"):
+        if self.source.offset(node) + 1 in self.source.dollars and name not in ("user", "now", "today"):
             self.fail("E301", f"unknown variable '${name}'{suggest(name, ('user', 'now', 'today'))}", node,
                       "variables: $user, $now, $today")
         if name in CONSTANTS:

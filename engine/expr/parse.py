@@ -54,7 +54,8 @@ class Source:
         start = self.starts[line]
         raw = self.wrapped[start:].split("\n", 1)[0].encode()[: getattr(node, "end_col_offset" if end else
                                                                             "col_offset", 0)]
-        return max(0, start + len(raw.decode(errors="ignore")) - 1)
+        at = max(0, start + len(raw.decode(errors="ignore")) - 1)
+        return at - 1 if not end and at in self.dollars else at  # '$user' starts at its '$'
 
     def after(self, node):
         """The offset of the first token after ``node`` (an operator between two operands)."""
