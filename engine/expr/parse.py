@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from dataclasses import dataclass, field
 
 from simpleeval import SimpleEval
@@ -89,7 +90,9 @@ def parse(text):
     source.wrapped = "(" + "".join(chars).replace("\r", " ") + "\n)"
     source.starts = [0] + [i + 1 for i, ch in enumerate(source.wrapped) if ch == "\n"]
     try:
-        statement = SimpleEval.parse(source.wrapped)
+        with warnings.catch_warnings():  # Python warns about '1and', '\d'...: the checker says what is wrong
+            warnings.simplefilter("ignore", SyntaxWarning)
+            statement = SimpleEval.parse(source.wrapped)
     except SyntaxError as exc:
         raise ExprError("E300", f"cannot read the expression: {exc.msg}", _syntax_offset(source, exc),
                         "check brackets, quotes and operators") from None

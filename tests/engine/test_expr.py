@@ -308,3 +308,26 @@ def test_evaluation_is_bounded_at_run_time(spec):
         Env(now=NOW), {"price": Decimal(5), "capacity": 0}) is False  # division by zero is null
     with pytest.raises(LookupError):
         compile_expr("club.name == 'x'", spec=spec, entity="trip").evaluate(Env(now=NOW), {"club": 3})
+
+
+TOKENS = st.sampled_from([
+    "capacity", "name", "club", ".", "owner", "seat", "n", "status", "user", "$user", "now", "today", "row",
+    "old", "null", "true", "(", ")", "[", "]", ",", " ", "==", "!=", "<", ">=", "+", "-", "*", "/", "%", "**",
+    "and", "or", "not", "in", "if", "else", "1", "2.5", "'a'", "'paid'", "1d", "2h", "count(", "sum(", "first(",
+    "len(", "coalesce(", "has_role(", "'member'", "__class__", "_x", "lambda", ":", "9" * 30, "1e9", "'",
+    "\\", "\n", "#", "{", "}", "@", "~", ";", "=",
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(max_size=120), st.lists(TOKENS, max_size=40).map("".join)))
+def test_any_text_is_an_expression_or_a_located_problem(spec, text):
+    """Whatever a consultant types, checking it ends in an Expr or an ExprError inside the text."""
+    for entity in ("trip", "seat"):
+        try:
+            expr = compile_expr(text, spec=spec, entity=entity, kind="value", allow_old=True)
+        except ExprError as exc:
+            assert exc.code in {"E300", "E301", "E302", "E303", "E304", "E305", "E306", "E307"}
+            assert 0 <= exc.offset <= len(text)
+        else:
+            assert expr.type is not None
