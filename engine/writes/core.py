@@ -94,14 +94,6 @@ def _save(obj, many):
         getattr(obj, name).set(value)
 
 
-def _env(access, now):
-    try:
-        from ..expr import env_for
-    except ImportError:  # the expression package is optional for the write path
-        return None
-    return env_for(access, now)
-
-
 def _split(model, data):
     """(concrete values, many-ref values) of ``data``; a key the model does not have is a field error."""
     concrete, many, unknown = {}, {}, {}
@@ -158,7 +150,7 @@ def _context(access, entity, action, obj, data, source, **extra):
     now = timezone.now()
     return hooks.WriteContext(access=access, built=built, entity=built.spec.entity(entity),
                               model=built.model(entity), action=action, obj=obj, old=extra.pop("old", None),
-                              data=dict(data or {}), source=source, now=now, env=_env(access, now), **extra)
+                              data=dict(data or {}), source=source, now=now, **extra)
 
 
 def _stages(ctx, save):
