@@ -310,11 +310,21 @@ class Access:
         rows = self._reachable(spec)
         limit = self.policy.limits.get((entity, field))
         if limit is not None:
-            rows = rows.filter(limit.q(self.env))
-        kept = _ids(current)
-        if kept:
-            rows = rows.model._default_manager.filter(Q(pk__in=rows.values("pk")) | Q(pk__in=kept))
+            # The limit narrows what may be picked anew; what the row holds stays a choice (within reach).
+            kept = _ids(current)
+            condition = limit.q(self.env)
+            rows = rows.filter(condition | Q(pk__in=kept) if kept else condition)
         return rows
+
+    def current_choices(self, obj, field):
+        """The ids ``obj`` holds in ref (or many-ref) ``field``: what ``ref_choices`` keeps for that row."""
+        if obj is None or getattr(obj, "pk", None) is None:
+            return ()
+        model_field = obj._meta.get_field(field)
+        if model_field.many_to_many:
+            return tuple(getattr(obj, field).values_list("pk", flat=True))
+        value = getattr(obj, model_field.attname)
+        return () if value is None else (value,)
 
     def _reachable(self, spec):
         if spec.to != USER:

@@ -199,3 +199,24 @@ def test_expression_problems_are_located_at_their_token(old, new, code, token):
     source = (HEADER + dedent(text)).splitlines()
     where = source[found[0].loc.line - 1][found[0].loc.column - 1:]
     assert where.startswith(token), (where, found[0])
+
+
+def test_an_unchanged_ref_outside_its_limit_still_saves_and_a_new_one_is_refused(shop):
+    """Editing a row unchanged never fails on limit_choices; picking a row outside the limit anew does."""
+    built, users, rows = shop
+    Slot = built.model("slot")
+    taken = Slot.objects.create(label="taken", free=False)
+    other = Slot.objects.create(label="also taken", free=False)
+    draft = rows["draft"]
+    built.model("purchase").objects.filter(pk=draft.pk).update(slot=taken)
+    api = APIClient()
+    api.force_authenticate(users["ann"])
+    url = f"/api/purchase/{draft.pk}/"
+    assert api.patch(url, {"slot": taken.pk, "note": "same slot"}, format="json").status_code == 200
+    refused = api.patch(url, {"slot": other.pk}, format="json")
+    assert refused.status_code == 400 and "slot" in refused.json()
+    # The kept value stays within the reader's reach: it is offered for this row, not for a new one.
+    access = built.policy.for_user(users["ann"])
+    draft.refresh_from_db()
+    assert taken.pk in ids(access.ref_choices("purchase", "slot", access.current_choices(draft, "slot")))
+    assert taken.pk not in ids(access.ref_choices("purchase", "slot"))
