@@ -279,14 +279,9 @@ class TransitionSpec:
     guard: GuardSpec | None = None
     confirm: Any = False
     actions: tuple[ActionSpec, ...] = ()
-    fields: tuple[str, ...] = ()  # filled on the way; ``required`` ones must be given
-    required: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()  # filled on the way: 'fields', then the 'required' ones not listed there
+    required: tuple[str, ...] = ()  # must be given
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
-
-    @property
-    def filled(self):
-        """Every field the transition takes: ``fields``, then the ``required`` ones not listed there."""
-        return tuple(dict.fromkeys((*self.fields, *self.required)))
 
 
 @dataclass(frozen=True)
@@ -499,7 +494,7 @@ def make_workflow(doc, name, data):
             roles=_tuple(v.get("roles")), guard=make_guard(doc, (*path, "transitions", t), v.get("guard")),
             confirm=v.get("confirm", False),
             actions=make_actions(doc, (*path, "transitions", t, "actions"), v.get("actions")),
-            fields=tuple(v.get("fields", ())),
+            fields=tuple(dict.fromkeys((*v.get("fields", ()), *v.get("required", ())))),
             required=tuple(v.get("required", ())), loc=doc.loc((*path, "transitions", t), key=True),
         )
         for t, v in data["transitions"].items()

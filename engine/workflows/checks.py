@@ -105,8 +105,9 @@ class WorkflowChecker:
 
     def check_fields(self, wf, entity, t, tpath):
         owned = owned_fields(self.spec, entity)
-        listed = [((*tpath, "fields", i), name) for i, name in enumerate(t.fields)]
-        listed += [((*tpath, "required", i), name) for i, name in enumerate(t.required) if name not in t.fields]
+        written = self.doc.data["workflows"][wf.name]["transitions"][t.name].get("fields", ())
+        listed = [((*tpath, "fields", i), name) for i, name in enumerate(written)]
+        listed += [((*tpath, "required", i), name) for i, name in enumerate(t.required) if name not in written]
         for fpath, name in listed:
             f = entity.field(name)
             if f is None:
