@@ -74,6 +74,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E358": (ERROR, "unknown webhook, or a webhook of another entity"),
     "E359": (ERROR, "notify recipient is not a user"),
     "E360": (ERROR, "delete trigger writes the deleted row"),
+    "E361": (ERROR, "create actions that create each other without end"),
     "W001": (WARNING, "empty file"),
     "W002": (WARNING, "label missing for a language"),
     "W003": (WARNING, "decimal wider than SQLite keeps"),
