@@ -17,6 +17,10 @@ from ..validate import suggest
 NOT_FILLABLE = {FieldType.IMAGE, FieldType.FILE}  # a transition's fields come as form or JSON values
 
 
+def an(word):
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
 def owned_fields(spec, entity):
     """{field: why} of the fields of ``entity`` that no action or form may write."""
     owned = {wf.field: f"the state field of workflow '{wf.name}'" for wf in spec.workflows if wf.entity == entity.name}
@@ -154,8 +158,8 @@ class WorkflowChecker:
         for target, text in action.values:
             vpath = (*action.path, "set", target)
             f = self.written(entity, target, vpath, event, key=True)
-            expr = self.compiled(entity, vpath, text, old=old)
-            if f is not None and expr is not None:
+            expr = self.compiled(entity, vpath, text, old=old) if f is not None else None
+            if expr is not None:
                 self.check_fits(f, expr, vpath)
 
     def check_increment(self, entity, action, event, old):
@@ -175,7 +179,7 @@ class WorkflowChecker:
         problem = misfit(f, expr.type)
         if problem:
             self.add("E357", f"'{path_text(path)}' gives {expr.type} ('{expr.text}') to '{f.name}', "
-                     f"a {f.type.value} field: {problem}", path, "write a value of the field's type")
+                     f"{an(f.type.value)} field: {problem}", path, "write a value of the field's type")
 
     check_decrement = check_increment
 
@@ -207,7 +211,7 @@ class WorkflowChecker:
                    if f.required and f.name not in given and not f.has_default and f.name not in owned
                    and not getattr(f, "default_expr", None)]
         if missing:
-            self.add("E356", f"'{path_text(apath)}' creates a '{target.name}' without the required "
+            self.add("E356", f"'{path_text(apath)}' creates {an(target.name)} without the required "
                      f"{', '.join(repr(m) for m in missing)}", apath,
                      f"add {', '.join(missing)} under 'values'")
 
@@ -250,12 +254,42 @@ class WorkflowChecker:
                 name, first = stack.pop()
                 if name == start and first.path not in reported:
                     reported.add(first.path)
-                    self.add("E361", f"'{path_text(first.path)}' creates a '{first.entity}', and creating that "
-                             f"leads back to creating a '{start}': rows would be created without end",
+                    self.add("E361", f"'{path_text(first.path)}' creates {an(first.entity)}, and creating that "
+                             f"leads back to creating {an(start)}: rows would be created without end",
                              first.path, "remove one of the create actions of the chain")
                 elif name != start and name not in visited:
                     visited.add(name)
                     stack += [(a.entity, first) for a in edges[name]]
+
+    def written(self, entity, dotted, ypath, event, key=False):
+        """Check the field ``dotted`` (a field, or a path along refs) that an action writes; return its spec."""
+        parts = dotted.split(".")
+        current = entity
+        for i, part in enumerate(parts):
+            f = current.field(part)
+            if f is None:
+                self.add("E202", f"'{path_text(ypath)}' writes '{dotted}': entity '{current.name}' has no field "
+                         f"'{part}'{suggest(part, current.field_names)}", ypath,
+                         f"known fields: {', '.join(current.field_names)}", key=key)
+                return None
+            if i == len(parts) - 1:
+                break
+            if f.type is not FieldType.REF or f.to == USER or f.to not in self.entities:
+                self.add("E207", f"'{path_text(ypath)}' writes '{dotted}': '{part}' is not a reference to one "
+                         "row, so the path cannot go on", ypath, "each step but the last must be a ref field",
+                         key=key)
+                return None
+            current = self.entities[f.to]
+        owned = owned_fields(self.spec, current)
+        if f.name in owned:
+            self.add("E355", f"'{path_text(ypath)}' writes '{current.name}.{f.name}', {owned[f.name]}", ypath,
+                     "change the state with a transition; computed fields follow their expression", key=key)
+            return None
+        if event == "delete" and len(parts) == 1:
+            self.add("E360", f"'{path_text(ypath)}' writes '{f.name}' of the row being deleted", ypath,
+                     "a delete trigger may write related rows (a path along a ref) or create rows", key=key)
+            return None
+        return f
 
 
 def misfit(f, vtype):

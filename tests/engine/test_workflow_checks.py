@@ -109,8 +109,8 @@ ACTIONS = BASE.replace("drop: {from: new, to: lost}", """drop:
         from: new
         to: lost
         actions:
-          - {set: {status: done}}
-          - {set: {guest.nme: x, note.x: y, guest.user.email: z}}
+          - {set: {status: "'done'"}}
+          - {set: {guest.nme: "'x'", note.x: "'y'", guest.user.email: "'z'"}}
           - increment: {field: guest.name}
           - decrement: {field: guest.points, by: 2}
           - create: {entity: entry, values: {reason: "'lost'", points: 1, status: 1}}
@@ -129,15 +129,15 @@ def test_actions_are_checked():
         "fields follow their expression)",
         "solution.yaml:49:20: cabinet.E202 'workflows.flow.transitions.drop.actions[1].set.guest.nme' writes "
         "'guest.nme': entity 'guest' has no field 'nme'; did you mean 'name'? (hint: known fields: user, name, points)",
-        "solution.yaml:49:34: cabinet.E207 'workflows.flow.transitions.drop.actions[1].set.note.x' writes 'note.x': "
+        "solution.yaml:49:38: cabinet.E207 'workflows.flow.transitions.drop.actions[1].set.note.x' writes 'note.x': "
         "'note' is not a reference to one row, so the path cannot go on "
         "(hint: each step but the last must be a ref field)",
-        "solution.yaml:49:45: cabinet.E207 'workflows.flow.transitions.drop.actions[1].set.guest.user.email' writes "
+        "solution.yaml:49:53: cabinet.E207 'workflows.flow.transitions.drop.actions[1].set.guest.user.email' writes "
         "'guest.user.email': 'user' is not a reference to one row, so the path cannot go on "
         "(hint: each step but the last must be a ref field)",
         "solution.yaml:50:32: cabinet.E357 'workflows.flow.transitions.drop.actions[2].increment.field' is "
         "'guest.name', a string field, which cannot be incremented (hint: name an integer, decimal or money field)",
-        "solution.yaml:52:21: cabinet.E356 'workflows.flow.transitions.drop.actions[4].create' creates a 'entry' "
+        "solution.yaml:52:21: cabinet.E356 'workflows.flow.transitions.drop.actions[4].create' creates an entry "
         "without the required 'guest' (hint: add guest under 'values')",
         "solution.yaml:52:75: cabinet.E202 'workflows.flow.transitions.drop.actions[4].create.values.status' refers "
         "to unknown field 'status' of 'entry' (hint: known fields: guest, points, reason)",
@@ -174,3 +174,67 @@ def test_shape_of_guards_and_actions_is_refused_when_unknown():
         actions: [{add_points: 3}, {increment: {by: 2}}]
 """)
     assert codes(text) == ["E101", "E101", "E102"]
+
+
+def test_guards_and_conditions_are_parsed_and_typed_at_their_own_place():
+    text = BASE.replace("drop: {from: new, to: lost}", """drop:
+        from: new
+        to: lost
+        guard: "total > 0 and guest.nme == 'x'"
+        actions:
+          - {when: "total +", notify: {to: guest.user, message: hi}}
+          - {when: total, set: {note: "'x'"}}
+      undo:
+        from: lost
+        to: new
+        guard: {when: "old.total > 0", message: {en: No., ru: Нет.}}
+""")
+    found = lines(text)
+    assert [line.split(" ")[:2] for line in found] == [
+        ["solution.yaml:47:37:", "cabinet.E302"], ["solution.yaml:49:28:", "cabinet.E300"],
+        ["solution.yaml:50:20:", "cabinet.E304"], ["solution.yaml:54:24:", "cabinet.E305"]]
+    assert "'workflows.flow.transitions.drop.guard': " in found[0] and "'nme'" in found[0]
+
+
+def test_values_must_fit_the_fields_they_write():
+    text = BASE.replace("drop: {from: new, to: lost}", """drop:
+        from: new
+        to: lost
+        actions:
+          - set: {total: "'free'", note: "total", guest: "guest.user", status: null}
+          - increment: {field: guest.points, by: "total / 2"}
+          - create: {entity: entry, values: {guest: guest, points: "round(total / 2)", reason: 5}}
+          - notify: {to: guest, message: {en: hi, de: hallo}}
+          - notify: {to: guest.user, message: hi}
+""")
+    assert lines(text) == [
+        "solution.yaml:48:26: cabinet.E357 'workflows.flow.transitions.drop.actions[0].set.total' gives text "
+        "(''free'') to 'total', a money field: it holds numbers (hint: write a value of the field's type)",
+        "solution.yaml:48:42: cabinet.E357 'workflows.flow.transitions.drop.actions[0].set.note' gives money "
+        "('total') to 'note', a text field: it holds texts (hint: write a value of the field's type)",
+        "solution.yaml:48:58: cabinet.E357 'workflows.flow.transitions.drop.actions[0].set.guest' gives ref to user "
+        "('guest.user') to 'guest', a ref field: it refers to a 'guest' (hint: write a value of the field's type)",
+        "solution.yaml:48:72: cabinet.E355 'workflows.flow.transitions.drop.actions[0].set.status' writes "
+        "'purchase.status', the state field of workflow 'flow' (hint: change the state with a transition; "
+        "computed fields follow their expression)",
+        "solution.yaml:49:50: cabinet.E357 'workflows.flow.transitions.drop.actions[1].increment.by' gives money "
+        "('total / 2') to 'points', an integer field: it holds whole numbers; round() the value "
+        "(hint: write a value of the field's type)",
+        "solution.yaml:50:96: cabinet.E357 'workflows.flow.transitions.drop.actions[2].create.values.reason' gives "
+        "integer ('5') to 'reason', a string field: it holds texts (hint: write a value of the field's type)",
+        "solution.yaml:51:26: cabinet.E359 'workflows.flow.transitions.drop.actions[3].notify.to' is ref to guest "
+        "('guest'), not a user (hint: name a path that ends at a ref to the user, such as stay.guest.user)",
+        "solution.yaml:51:51: cabinet.E208 'workflows.flow.transitions.drop.actions[3].notify.message' has a text in "
+        "'de', which is not among the solution's languages",
+    ]
+
+
+def test_create_actions_that_would_create_rows_without_end():
+    text = BASE.replace("      points: integer\n", """      points: integer
+    triggers:
+      create: [{create: {entity: entry, values: {guest: id, points: 1}}}]
+""", 1).replace("      reason: string\n", """      reason: string
+    triggers:
+      create: [{create: {entity: guest, values: {name: "'again'"}}}]
+""")
+    assert codes(text) == ["E361", "E361"]

@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from engine import writes
 from engine.models import AuditRecord, Outbox, WebhookDelivery
+from tests.engine.test_webhooks import Receiver
 
 YAML = """
 entities:
@@ -101,8 +102,16 @@ def user_with(role_group, name):
 
 
 @pytest.fixture
-def shop(publish_yaml):
-    built, _ = publish_yaml(YAML)
+def receiver(settings):
+    settings.CABINET_WEBHOOK_ALLOW_PRIVATE = True  # the receiver is on loopback
+    endpoint = Receiver()
+    yield endpoint
+    endpoint.close()
+
+
+@pytest.fixture
+def shop(publish_yaml, receiver):
+    built, _ = publish_yaml(YAML.replace("https://crm.example.com/hook", receiver.url))
     clerk = user_with("clerk", "clerk")
     buyer = user_with("buyer", "buyer")
     guest = built.model("guest").objects.create(user=buyer, name="Ann", points=0)
@@ -145,27 +154,28 @@ def test_failing_guard_leaves_no_trace_and_says_why_in_the_users_language(shop):
     assert trace(built) == before
 
 
-def test_transition_runs_leave_actions_and_enter_actions_in_order_and_audits_them(shop):
+def test_transition_runs_leave_actions_and_enter_actions_in_order_and_audits_them(shop, receiver):
     built, access, buyer, guest = shop
     row = new_purchase(built, access, guest, 125)
     writes.transition(access, "purchase", row, "pay", source="api")
     row.refresh_from_db()
     assert (row.status, row.paid, row.left_new) == ("paid", True, True)
     pay = AuditRecord.objects.get(entity="purchase", object_id=row.pk, action="transition")
-    assert pay.details["guard"] == {"when": "total > 0", "inputs": {"total": "125.00"}}
+    assert pay.details["guard"] == {"when": "total > 0", "inputs": {"id": row.pk, "total": "125.00"}}
     assert [a["action"] for a in pay.details["actions"]] == ["set", "set"]  # on_leave of new, then pay's own
 
     writes.transition(access, "purchase", row, "deliver", {"note": "left at the door"}, source="api")
     row.refresh_from_db()
     guest.refresh_from_db()
     assert (row.status, row.note, row.done_at is not None) == ("done", "left at the door", True)
-    assert guest.points == 12
+    assert guest.points == 13  # round(12.5), half up
     entry = built.model("entry").objects.get()
-    assert (entry.guest_id, entry.points, entry.reason) == (guest.pk, 12, "order")
+    assert (entry.guest_id, entry.points, entry.reason) == (guest.pk, 13, "order")
     (note,) = Outbox.objects.filter(kind="notify")
     assert note.payload == {"to": buyer.pk, "event": "deliver", "message": {"en": "Delivered.", "ru": "Доставлено."}}
     (hook,) = WebhookDelivery.objects.filter(event="deliver")
-    assert hook.webhook == "crm" and hook.object_id == row.pk
+    assert hook.webhook == "crm" and hook.object_id == row.pk and hook.status == WebhookDelivery.DELIVERED
+    assert [headers["X-Cabinet-Event"] for headers, _body in receiver.received] == ["create", "deliver"]
     deliver = AuditRecord.objects.filter(entity="purchase", object_id=row.pk, transition="deliver").get()
     assert deliver.details["fields"] == {"note": "left at the door"}
     assert [a["action"] for a in deliver.details["actions"]] == ["set", "increment", "create", "webhook", "notify"]
