@@ -15,6 +15,7 @@ from ..spec import ACTION_KINDS, USER
 from ..validate import suggest
 
 NOT_FILLABLE = {FieldType.IMAGE, FieldType.FILE}  # a transition's fields come as form or JSON values
+ROW_PATHS = frozenset({"history", "transitions"})  # GET /api/<entity>/<id>/<path>/ beside the transitions
 
 
 def an(word):
@@ -86,6 +87,9 @@ class WorkflowChecker:
                              f"start it from a state reachable from '{wf.initial}'")
         for t in wf.transitions:
             tpath = (*path, "transitions", t.name)
+            if t.name in ROW_PATHS:
+                self.add("E120", f"transition name '{t.name}' is the API's own path /api/{wf.entity}/<id>/{t.name}/",
+                         tpath, f"choose another name, e.g. '{t.name}_{wf.entity}'", key=True)
             for i, source in enumerate(t.sources):
                 if source in states and states[source].final:
                     self.add("E353", f"transition '{t.name}' leaves '{source}', a final state",

@@ -10,10 +10,10 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import get_language, gettext
 
 from .. import webhooks
-from ..expr import compile_expr
+from ..expr import compile_expr, env_for
 from ..expr.run import pk_of
 from ..fieldtypes import FieldType
-from ..writes import GuardRefused, RuleViolation, hooks, outbox, system_access
+from ..writes import GuardRefused, RuleViolation, allowed, hooks, outbox, system_access, transitions_of
 from ..writes import create as create_row
 
 
@@ -50,10 +50,22 @@ def refusal(built, t):
     return gettext("“%(action)s” is not possible for this row now.") % {"action": name}
 
 
-def passing(built, env, entity, t, queryset):
-    """``queryset`` narrowed to the rows whose guard of ``t`` holds (one SQL filter, whatever the rows)."""
-    expr = guard_expr(built, entity, t)
-    return queryset if expr is None else queryset.filter(expr.q(env))
+def guarded(access, entity, t, queryset):
+    """``queryset`` narrowed to the rows where the guard of ``t`` holds for ``access``'s user: one SQL filter,
+    whatever the rows (the buttons of a list page)."""
+    expr = guard_expr(access.policy.built, entity, t)
+    return queryset if expr is None else queryset.filter(expr.q(env_for(access)))
+
+
+def available(access, entity, obj):
+    """{name: transition} the user may fire on ``obj`` now: granted, listed for their role, from its state,
+    within the rights that depend on the row, and passing the guard (one query per candidate)."""
+    found = {}
+    for name, (wf, t) in transitions_of(access.policy.built.spec, entity).items():
+        if getattr(obj, wf.field) in t.sources and allowed(access, entity, name) and \
+                guarded(access, entity, t, access.queryset(entity, name).filter(pk=obj.pk)).exists():
+            found[name] = t
+    return found
 
 
 def guard_holds(built, env, entity, t, model, pk):

@@ -87,6 +87,13 @@ def test_role_listed_on_a_transition_needs_it_in_its_grant():
     ]
 
 
+def test_transition_names_that_are_the_apis_row_paths():
+    text = BASE.replace("drop: {from: new, to: lost}", "history: {from: new, to: lost}")
+    assert lines(text) == [
+        "solution.yaml:44:7: cabinet.E120 transition name 'history' is the API's own path "
+        "/api/purchase/<id>/history/ (hint: choose another name, e.g. 'history_purchase')"]
+
+
 def test_fields_to_fill():
     text = BASE.replace("pay: {from: new, to: paid, roles: [clerk, boss]}",
                         "pay: {from: new, to: paid, fields: [note, status, scan, nte], required: [total, note]}")

@@ -1,8 +1,12 @@
 """Workflow behaviour at run time: guards, fields to fill, actions, state actions and triggers, each in the
 write's transaction (a refusal or a failing action leaves no trace), on SQLite and PostgreSQL."""
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 from rest_framework.test import APIClient
 
@@ -14,6 +18,7 @@ YAML = """
 entities:
   guest:
     owner: user
+    title: name
     fields:
       user: {type: ref, to: user}
       name: string
@@ -235,3 +240,61 @@ def test_api_lists_and_refuses_by_guard(shop):
     assert "Нечего оплачивать." in str(response.data)
     response = client.post(f"/api/purchase/{row.pk}/cancel/", {"note": "no"}, format="json")
     assert response.status_code == 200 and response.data["status"] == "cancelled"
+
+
+def buttons(html):
+    """The transition names of the buttons and links a page shows."""
+    return sorted(set(re.findall(r'/do/([a-z_]+)/"', html)))
+
+
+def test_buttons_and_listed_transitions_are_exactly_those_roles_state_and_guard_allow(shop, client):
+    built, access, buyer, guest = shop
+    free, due = new_purchase(built, access, guest, 0), new_purchase(built, access, guest, 30)
+    client.force_login(access.user)
+    assert buttons(client.get(f"/p/purchase/{free.pk}/").content.decode()) == ["cancel"]  # pay's guard: total > 0
+    assert buttons(client.get(f"/p/purchase/{due.pk}/").content.decode()) == ["cancel", "pay"]
+    with CaptureQueriesContext(connection) as one:
+        listed = client.get("/p/purchases/").content.decode()
+    assert buttons(listed) == ["cancel", "pay"] and f"/p/purchase/{due.pk}/do/pay/" in listed
+    assert f"/p/purchase/{free.pk}/do/pay/" not in listed
+    for _ in range(5):
+        new_purchase(built, access, guest, 30)
+    with CaptureQueriesContext(connection) as six:
+        client.get("/p/purchases/")
+    assert len(six.captured_queries) == len(one.captured_queries)  # one query per transition, whatever the rows
+
+    api = APIClient()
+    api.force_authenticate(access.user)
+    assert [t["name"] for t in api.get(f"/api/purchase/{due.pk}/transitions/").data] == ["pay", "cancel"]
+    (cancel,) = api.get(f"/api/purchase/{free.pk}/transitions/").data
+    assert (cancel["fields"], cancel["required"], cancel["to"]) == (["note"], ["note"], "cancelled")
+    assert cancel["url"].endswith(f"/api/purchase/{free.pk}/cancel/")
+    writes.transition(access, "purchase", due, "pay", source="api")
+    assert [t["name"] for t in api.get(f"/api/purchase/{due.pk}/transitions/").data] == ["deliver", "void"]
+    api.force_authenticate(buyer)  # the buyer's role has only cancel, and cancel's guard wants it unpaid
+    assert [t["name"] for t in api.get(f"/api/purchase/{free.pk}/transitions/").data] == ["cancel"]
+    assert api.get(f"/api/purchase/{due.pk}/transitions/").data == []
+
+
+def test_a_transition_with_fields_asks_for_them_on_its_confirmation_form(shop, client):
+    built, access, _buyer, guest = shop
+    row = new_purchase(built, access, guest, 0)
+    client.force_login(access.user)
+    url = f"/p/purchase/{row.pk}/do/cancel/"
+    form = client.get(url)
+    assert form.status_code == 200 and 'name="note"' in form.content.decode()
+    assert 'name="total"' not in form.content.decode()
+    missing = client.post(url, {})
+    assert missing.status_code == 400 and "This field is required." in missing.content.decode()
+    row.refresh_from_db()
+    assert row.status == "new"
+    done = client.post(url, {"note": "a change of plan", "total": "99"})
+    assert done.status_code == 302
+    row.refresh_from_db()
+    assert (row.status, row.note, row.total) == ("cancelled", "a change of plan", 0)  # only the transition's fields
+    refused = client.get(f"/p/purchase/{new_purchase(built, access, guest, 0).pk}/do/pay/")
+    assert refused.status_code == 404  # pay has nothing to fill: its button posts
+    paid = new_purchase(built, access, guest, 5)
+    writes.transition(access, "purchase", paid, "pay", source="api")
+    stale = client.post(f"/p/purchase/{paid.pk}/do/cancel/", {"note": "too late"})
+    assert stale.status_code == 409 and "“Cancel” was not done" in stale.content.decode()
