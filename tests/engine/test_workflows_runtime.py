@@ -107,7 +107,10 @@ def user_with(role_group, name):
 
 
 @pytest.fixture
-def receiver(settings):
+def receiver(settings, monkeypatch):
+    from engine.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)  # deliveries run in the test, as with no broker
     settings.CABINET_WEBHOOK_ALLOW_PRIVATE = True  # the receiver is on loopback
     endpoint = Receiver()
     yield endpoint
