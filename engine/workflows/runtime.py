@@ -7,6 +7,7 @@ Expressions were checked by ``cabinet check``; they are compiled once per versio
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils.translation import get_language, gettext
 
 from .. import webhooks
@@ -96,9 +97,10 @@ def check_transition(ctx):
 
 
 def _plain(value):
+    """A filled value as audit data: rows as their ids."""
     if hasattr(value, "pk"):
         return value.pk
-    if isinstance(value, list | tuple | set) or type(value).__name__ == "QuerySet":
+    if isinstance(value, list | tuple | set | QuerySet):
         return sorted(_plain(v) for v in value)
     return value
 
@@ -229,8 +231,8 @@ def do_notify(ctx, action, i):
         return {"to": None, "skipped": True}
     event = ctx.transition.name if ctx.transition else ctx.action
     key = f"notify:{ctx.entity.name}:{ctx.obj.pk}:{event}:{i}:{to}:{ctx.now.isoformat()}"
-    row = outbox("notify", ctx.entity.name, ctx.obj.pk,
-                 {"to": to, "event": event, "message": dict(action.message.texts)}, key)
+    message = {language or ctx.built.spec.default_language: text for language, text in action.message.texts}
+    row = outbox("notify", ctx.entity.name, ctx.obj.pk, {"to": to, "event": event, "message": message}, key)
     return {"to": to, "outbox": row.pk}
 
 
