@@ -127,6 +127,30 @@ def after_write(ctx):
         run_actions(ctx, planned(ctx))
 
 
+def expressions(action):
+    """(text, kind) of every expression of ``action``."""
+    found = [(action.when, "bool")] if action.when else []
+    found += [(text, "value") for _name, text in action.values]
+    if action.kind in ("increment", "decrement"):
+        found.append((action.by, "value"))
+    if action.to:
+        found.append((action.to, "value"))
+    return found
+
+
+def remember_old(ctx):
+    """Before a change is saved, read what its actions' expressions read of ``old``: the row as it is still
+    stored, along refs too (``old.stay.guest.name``), which the plain values of ``ctx.old`` cannot follow."""
+    if ctx.action not in ("update", "transition"):
+        return
+    olds = vars(ctx).setdefault("old_rows", {})
+    for action in planned(ctx):
+        for text, kind in expressions(action):
+            expr = compiled(ctx.built).expr(ctx.entity.name, text, kind, allow_old=True)
+            if expr.uses_old and text not in olds:
+                olds[text] = expr.read(ctx.env, ctx.model, ctx.obj.pk)
+
+
 def before_delete(ctx):
     """Delete triggers run while the row still exists, so they read its values and paths."""
     if ctx.action == "delete":
@@ -150,7 +174,8 @@ def run_actions(ctx, actions):
 def value(ctx, text, kind="value"):
     """Evaluate ``text`` on the row of ``ctx`` as it is stored now (and on its values before the write)."""
     expr = compiled(ctx.built).expr(ctx.entity.name, text, kind, allow_old=ctx.old is not None)
-    return expr.evaluate(ctx.env, expr.read(ctx.env, ctx.model, ctx.obj.pk), ctx.old)
+    old = vars(ctx).get("old_rows", {}).get(text, ctx.old)
+    return expr.evaluate(ctx.env, expr.read(ctx.env, ctx.model, ctx.obj.pk), old)
 
 
 def target(ctx, dotted):
@@ -241,5 +266,6 @@ RUN = {"set": do_set, "increment": do_step, "decrement": do_step, "create": do_c
 
 
 hooks.register("validate", check_transition)
+hooks.register("validate", remember_old)
 hooks.register("validate", before_delete)
 hooks.register("effects", after_write)

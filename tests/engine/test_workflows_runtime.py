@@ -35,7 +35,9 @@ entities:
       left_new: {type: boolean, default: false}
     triggers:
       create: [{increment: {field: guest.orders}}]
-      update: [{set: {note: "'total changed'"}, when: "old.total != total"}]
+      update:
+        - {set: {note: "'total changed'"}, when: "old.total != total"}
+        - {set: {note: "'moved from ' + old.guest.name"}, when: "old.guest.name != guest.name"}
       delete: [{decrement: {field: guest.orders}}]
   entry:
     fields:
@@ -231,6 +233,11 @@ def test_update_and_delete_triggers(shop):
     writes.delete(access, "purchase", row, source="api")
     guest.refresh_from_db()
     assert guest.orders == 0
+    row = new_purchase(built, access, guest, 10)
+    bob = built.model("guest").objects.create(name="Bob")
+    writes.update(access, "purchase", row, {"guest": bob}, source="api")
+    row.refresh_from_db()
+    assert row.note == "moved from Ann"  # old along a ref: the row as it was stored before the change
 
 
 def test_api_lists_and_refuses_by_guard(shop):
