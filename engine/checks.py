@@ -18,6 +18,7 @@ from .fieldtypes import BadDefault, FieldType, parse_value
 from .loader import path_text
 from .spec import ACTIONS, USER, FieldSpec, Label
 from .validate import suggest
+from .workflows.checks import workflow_problems
 
 SQL_RESERVED = frozenset("""
 all analyse analyze and any array as asc asymmetric authorization binary both case cast check collate
@@ -153,6 +154,7 @@ class Checker:
             self.check_page(page)
         self.check_workflows()
         self.check_webhooks()
+        self.problems += workflow_problems(self.spec, self.doc)
         self.problems += policy_problems(self.spec, self.doc, self.problems)
         return self.problems
 

@@ -133,6 +133,7 @@ class EntitySpec:
     owner: str | None = None
     indexes: tuple[IndexSpec, ...] = ()
     renamed_from: str | None = None
+    triggers: tuple[tuple[str, tuple[ActionSpec, ...]], ...] = ()  # (create|update|delete, actions)
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
 
     @property
@@ -235,6 +236,42 @@ class PageSpec:
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
 
 
+# --- workflows: guards, fields to fill, actions (engine/workflows) ---
+
+ACTION_KINDS = ("set", "increment", "decrement", "create", "webhook", "notify")
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One action: ``kind`` and its arguments; expressions are kept as text and compiled per version.
+
+    ``values`` holds (field or path, expression) pairs of ``set`` and ``create``; ``field`` and ``by`` the
+    number an ``increment``/``decrement`` changes; ``kinds`` every action key written (one is valid)."""
+
+    kind: str
+    kinds: tuple[str, ...] = ()
+    when: str | None = None
+    values: tuple[tuple[str, str], ...] = ()
+    field: str | None = None
+    by: str = "1"
+    entity: str | None = None
+    webhook: str | None = None
+    to: str | None = None
+    message: Label = Label()
+    path: tuple = dataclasses.field(default=(), compare=False)  # the YAML path, to locate problems
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+
+@dataclass(frozen=True)
+class GuardSpec:
+    """A transition's condition; ``message`` says why it was refused."""
+
+    when: str
+    message: Label = Label()
+    path: tuple = dataclasses.field(default=(), compare=False)
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+
 @dataclass(frozen=True)
 class TransitionSpec:
     name: str
@@ -242,9 +279,11 @@ class TransitionSpec:
     sources: tuple[str, ...]
     target: str
     roles: tuple[str, ...] = ()
-    guard: str | None = None
+    guard: GuardSpec | None = None
     confirm: Any = False
-    actions: tuple[Any, ...] = ()
+    actions: tuple[ActionSpec, ...] = ()
+    fields: tuple[str, ...] = ()  # filled on the way: 'fields', then the 'required' ones not listed there
+    required: tuple[str, ...] = ()  # must be given
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
 
 
@@ -254,6 +293,8 @@ class StateSpec:
     label: Label
     final: bool = False
     color: str | None = None
+    on_enter: tuple[ActionSpec, ...] = ()
+    on_leave: tuple[ActionSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -352,6 +393,8 @@ def make_entity(doc, name, data):
             for i, ix in enumerate(data.get("indexes", ()))
         ),
         renamed_from=data.get("renamed_from"), loc=doc.loc(path, key=True),
+        triggers=tuple((event, make_actions(doc, (*path, "triggers", event), actions))
+                       for event, actions in (data.get("triggers") or {}).items()),
     )
 
 
@@ -402,6 +445,46 @@ def make_page(doc, name, data):
     )
 
 
+def expr_text(value):
+    """The expression text of a YAML value: texts are expressions, other scalars literals."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
+
+
+def make_action(doc, path, data):
+    kinds = tuple(k for k in data if k in ACTION_KINDS)
+    kind = kinds[0] if kinds else ""
+    arg = data.get(kind)
+    common = {"kind": kind, "kinds": kinds, "when": data.get("when"), "path": path, "loc": doc.loc(path)}
+    if kind in ("set", "create"):
+        values = arg if kind == "set" else (arg.get("values") or {})
+        return ActionSpec(**common, values=tuple((k, expr_text(v)) for k, v in values.items()),
+                          entity=arg.get("entity") if kind == "create" else None)
+    if kind in ("increment", "decrement"):
+        return ActionSpec(**common, field=arg["field"], by=expr_text(arg.get("by", 1)))
+    if kind == "webhook":
+        return ActionSpec(**common, webhook=arg)
+    if kind == "notify":
+        return ActionSpec(**common, to=arg["to"], message=Label.of(arg["message"]))
+    return ActionSpec(**common)
+
+
+def make_actions(doc, path, items):
+    return tuple(make_action(doc, (*path, i), item) for i, item in enumerate(items or ()))
+
+
+def make_guard(doc, path, data):
+    if data is None:
+        return None
+    if isinstance(data, str):
+        return GuardSpec(data, path=(*path, "guard"), loc=doc.loc((*path, "guard")))
+    return GuardSpec(data["when"], Label.of(data.get("message")), path=(*path, "guard", "when"),
+                     loc=doc.loc((*path, "guard", "when")))
+
+
 def _card_filter(value):
     return value if isinstance(value, str) else tuple((value or {}).items())
 
@@ -409,14 +492,19 @@ def _card_filter(value):
 def make_workflow(doc, name, data):
     path = ("workflows", name)
     states = tuple(
-        StateSpec(s, Label.of(v.get("label"), humanize(s)), v.get("final", False), v.get("color"))
+        StateSpec(s, Label.of(v.get("label"), humanize(s)), v.get("final", False), v.get("color"),
+                  on_enter=make_actions(doc, (*path, "states", s, "on_enter"), v.get("on_enter")),
+                  on_leave=make_actions(doc, (*path, "states", s, "on_leave"), v.get("on_leave")))
         for s, v in ((name, value or {}) for name, value in data["states"].items())
     )
     transitions = tuple(
         TransitionSpec(
             name=t, label=Label.of(v.get("label"), humanize(t)), sources=_tuple(v["from"]), target=v["to"],
-            roles=_tuple(v.get("roles")), guard=v.get("guard"), confirm=v.get("confirm", False),
-            actions=tuple(v.get("actions", ())), loc=doc.loc((*path, "transitions", t), key=True),
+            roles=_tuple(v.get("roles")), guard=make_guard(doc, (*path, "transitions", t), v.get("guard")),
+            confirm=v.get("confirm", False),
+            actions=make_actions(doc, (*path, "transitions", t, "actions"), v.get("actions")),
+            fields=tuple(dict.fromkeys((*v.get("fields", ()), *v.get("required", ())))),
+            required=tuple(v.get("required", ())), loc=doc.loc((*path, "transitions", t), key=True),
         )
         for t, v in data["transitions"].items()
     )

@@ -28,9 +28,11 @@ log = logging.getLogger("engine.webhooks")
 TIMEOUT = 5  # seconds per call; a receiver that is slower is retried later
 
 
-def emit(built, entity, event, obj):
-    """Record a delivery for every webhook of ``entity`` listening to ``event``; send them after commit."""
-    hooks = [h for h in built.spec.webhooks if h.entity == entity and event in h.events]
+def emit(built, entity, event, obj, hooks=None):
+    """Record a delivery for every webhook of ``entity`` listening to ``event`` (or for ``hooks``, called by a
+    workflow action); send them after commit."""
+    if hooks is None:
+        hooks = [h for h in built.spec.webhooks if h.entity == entity and event in h.events]
     if not hooks:
         return []
     data = built.api.entity(entity).full_serializer()(obj).data

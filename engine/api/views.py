@@ -3,6 +3,7 @@ root, token authentication and the schema."""
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.utils.translation import get_language
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -19,11 +20,12 @@ from ..access import access_for
 from ..accounts import twofactor
 from ..accounts.throttling import ScopedRateThrottle
 from ..spec import ACTIONS as ENTITY_ACTIONS
+from ..workflows.runtime import available
 from .filters import FilterBackend, OrderingFilter, SearchFilter
 
 # viewset action -> policy action
 ACTIONS = {"list": "list", "retrieve": "view", "create": "create", "update": "update",
-           "partial_update": "update", "destroy": "delete", "history": "view"}
+           "partial_update": "update", "destroy": "delete", "history": "view", "transitions": "view"}
 
 
 class HistorySerializer(serializers.Serializer):
@@ -40,6 +42,17 @@ class HistorySerializer(serializers.Serializer):
     changes = serializers.DictField(child=serializers.ListField(), help_text="{field: [old, new]}; fields the "
                                     "caller may not see are left out.")
     details = serializers.DictField()
+
+
+class TransitionSerializer(serializers.Serializer):
+    """A transition the caller may fire on the row now (roles, state and guard allow it)."""
+
+    name = serializers.CharField()
+    label = serializers.CharField()
+    to = serializers.CharField(help_text="The state it leads to.")
+    fields = serializers.ListField(child=serializers.CharField(), help_text="The fields it takes as its body.")
+    required = serializers.ListField(child=serializers.CharField())
+    url = serializers.URLField(help_text="POST here to fire it.")
 
 
 class HistoryPageSerializer(serializers.Serializer):
@@ -158,6 +171,19 @@ class EntityViewSet(viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         writes.delete(self.access, self.entity_name, instance, source="api")
+
+    @extend_schema(responses=TransitionSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], url_path="transitions", filter_backends=[], pagination_class=None)
+    def transitions(self, request, pk=None):
+        """The transitions the caller may fire on this row now: exactly those whose roles, state and guard
+        allow it, with the fields each takes."""
+        obj = self.get_object()
+        language = self.built.spec.default_language
+        return Response(TransitionSerializer([
+            {"name": name, "label": t.label.get(get_language(), language), "to": t.target, "fields": list(t.fields),
+             "required": list(t.required),
+             "url": reverse(f"api:{self.entity_name}-{name}", args=[obj.pk], request=request)}
+            for name, t in available(self.access, self.entity_name, obj).items()], many=True).data)
 
     @extend_schema(responses=HistoryPageSerializer, filters=False)
     @action(detail=True, methods=["get"], url_path="history", filter_backends=[])

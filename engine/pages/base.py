@@ -112,10 +112,11 @@ class CabinetView(View):
 
 
     def action_item(self, page, obj, name, t):
-        """A workflow button of ``obj`` (label, confirmation question, URL)."""
+        """A workflow button of ``obj`` (label, confirmation question, URL); a transition with fields to fill
+        (``form``) opens its confirmation form instead of posting at once."""
         question = label(t.confirm, self.built) if not isinstance(t.confirm, bool) else (
             _("Are you sure?") if t.confirm else "")
-        return {"label": label(t.label, self.built), "question": question,
+        return {"label": label(t.label, self.built), "question": question, "form": bool(t.fields),
                 "url": reverse("page-transition", args=[page.name, obj.pk, name])}
 
 

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from .. import writes
 from ..display import display, row_title
 from ..fieldtypes import FieldType
-from ..writes import allowed as transition_allowed
+from ..workflows.runtime import available
 from ..writes import transitions_of
 from .base import CabinetView, label, render
 
@@ -49,11 +49,7 @@ class DetailPage(CabinetView):
                 "rows": [{"cells": [display(r, f, currency, shown) for f in cols],
                           "url": reverse("page-row", args=[target.name, r.pk]) if target else None} for r in rows],
             })
-        actions = []
-        for name, (wf, t) in transitions_of(self.built.spec, entity.name).items():
-            if getattr(obj, wf.field) in t.sources and transition_allowed(access, entity.name, name) and \
-                    access.queryset(entity.name, name).filter(pk=obj.pk).exists():
-                actions.append(self.action_item(page, obj, name, t))
+        actions = [self.action_item(page, obj, name, t) for name, t in available(access, entity.name, obj).items()]
         can_edit = access.queryset(entity.name, "update").filter(pk=obj.pk).exists() if access.can(
             entity.name, "update") else False
         title = row_title(obj, entity, visible, currency, shown)

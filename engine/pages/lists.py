@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from ..display import display
 from ..fieldtypes import FieldType
+from ..workflows.runtime import guarded
 from ..writes import allowed as transition_allowed
 from ..writes import transitions_of
 from . import params
@@ -74,7 +75,8 @@ class ListPage(CabinetView):
         for name, (wf, t) in transitions_of(self.built.spec, entity.name).items():
             if not ids or not transition_allowed(self.access, entity.name, name):
                 continue
-            allowed = set(self.access.queryset(entity.name, name).filter(pk__in=ids).values_list("pk", flat=True))
+            rows_in = self.access.queryset(entity.name, name).filter(pk__in=ids)
+            allowed = set(guarded(self.access, entity.name, t, rows_in).values_list("pk", flat=True))
             for row in rows:
                 if row.pk in allowed and getattr(row, wf.field) in t.sources:
                     found.setdefault(row.pk, []).append(self.action_item(page, row, name, t))

@@ -377,7 +377,8 @@ def test_each_role_gets_its_own_schema(resort):
     assert set(create["properties"]) == {"excursion", "seats", "note"}  # 'guest' is forced, 'status' read-only
     booking_ops = {op for op in operations(guest) if op[0].startswith("/api/booking/")}
     assert booking_ops == {("/api/booking/", "get"), ("/api/booking/", "post"), ("/api/booking/{id}/", "get"),
-                           ("/api/booking/{id}/cancel/", "post"), ("/api/booking/{id}/history/", "get")}
+                           ("/api/booking/{id}/cancel/", "post"), ("/api/booking/{id}/history/", "get"),
+                           ("/api/booking/{id}/transitions/", "get")}
     assert ("/api/room/{id}/", "get") in operations(guest) and "/api/room/" not in guest["paths"]  # view, no list
     assert "/api/service_order/{id}/deliver/" not in guest["paths"]
     filters = {p["name"] for p in guest["paths"]["/api/booking/"]["get"]["parameters"]}
