@@ -16,6 +16,7 @@ from .fieldtypes import BadDefault, FieldType, parse_value
 from .loader import path_text
 from .spec import ACTIONS, USER, FieldSpec, Label
 from .validate import suggest
+from .workflows.timer_checks import check_timers
 
 SQL_RESERVED = frozenset("""
 all analyse analyze and any array as asc asymmetric authorization binary both case cast check collate
@@ -149,6 +150,7 @@ class Checker:
         for page in self.spec.pages:
             self.check_page(page)
         self.check_workflows()
+        check_timers(self)
         self.check_webhooks()
         return self.problems
 

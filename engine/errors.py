@@ -62,6 +62,13 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E224": (ERROR, "demo row lacks a required field"),
     "E225": (ERROR, "demo rows repeat a unique value"),
     "E260": (ERROR, "nulls_distinct on an index that is not unique"),
+    # Workflow timers
+    "E370": (ERROR, "timer needs exactly one of after/before and one of do/actions"),
+    "E371": (ERROR, "timer counts from something that is not a date"),
+    "E372": (ERROR, "timer counts back from entering a state"),
+    "E373": (ERROR, "timer does an unknown transition"),
+    "E374": (ERROR, "timer runs in a state its transition does not start from"),
+    "E375": (ERROR, "timer with actions does not say in which states it runs"),
     "W001": (WARNING, "empty file"),
     "W002": (WARNING, "label missing for a language"),
     "W003": (WARNING, "decimal wider than SQLite keeps"),
