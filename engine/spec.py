@@ -265,7 +265,6 @@ class TimerSpec:
     dotted path along refs, or ``entered``; ``states`` defaults to the sources of the ``do`` transition."""
 
     name: str
-    label: Label
     offset: int
     anchor: str
     states: tuple[str, ...] = ()
@@ -279,8 +278,7 @@ def make_timer(doc, path, name, data, transitions):
     when = data.get("after") or data.get("before") or "0s"
     seconds = int(when[:-1]) * DURATION_UNITS[when[-1]]
     return TimerSpec(
-        name=name, label=Label.of(data.get("label"), humanize(name)),
-        offset=-seconds if "before" in data and "after" not in data else seconds, anchor=data["from"],
+        name=name, offset=-seconds if "before" in data and "after" not in data else seconds, anchor=data["from"],
         states=_tuple(data.get("in")) or (transitions[data["do"]].sources if data.get("do") in transitions else ()),
         do=data.get("do"), actions=tuple(data.get("actions", ())),
         raw_options=frozenset(data), loc=doc.loc((*path, "timers", name), key=True),
