@@ -75,7 +75,7 @@ def anchor_value(model, pk, anchor):
 
 def key_of(entity, pk, wf, timer, due):
     """The idempotency key of one firing: the row, the timer and the moment it is due."""
-    moment = due.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    moment = due.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S.%f")
     return f"{entity}:{pk}:{wf.name}:{timer.name}:{moment}"
 
 
@@ -122,8 +122,7 @@ def on_write(ctx):
     rows whose timers count from a date of it that changed."""
     spec, entity, obj = ctx.built.spec, ctx.entity.name, ctx.obj
     if ctx.action == "delete":
-        cancel(entity, obj.pk)
-        return
+        return  # on_delete did it while the row still had its id
     for wf, timer in timers_of(spec, entity):
         state = getattr(obj, wf.field)
         if state not in timer.states:
@@ -140,6 +139,12 @@ def on_write(ctx):
         for wf, timer, lookup, rest in timers_through(spec, entity):
             if rest.split(".")[0] in ctx.changed:
                 reschedule_through(ctx.built, wf, timer, lookup, obj.pk)
+
+
+def on_delete(ctx):
+    """Stage "prepare" of a delete: the row's pending timers go with it."""
+    if ctx.action == "delete":
+        cancel(ctx.entity.name, ctx.obj.pk)
 
 
 def reschedule_through(built, wf, timer, lookup, pk):
@@ -238,7 +243,7 @@ def settle(built, timer, now):
             Timer.objects.filter(pk=timer.pk).update(due_at=due, key=key)
     try:
         with transaction.atomic():
-            fire(built, wf, spec_timer, model, timer.object_id, now)
+            fire(built, wf, spec_timer, timer.object_id)
     except Exception as exc:  # noqa: BLE001 - a failing firing is recorded and retried, never blocks the others
         return failed(timer, exc, now)
     Timer.objects.filter(pk=timer.pk).update(status=Timer.DONE, fired_at=now, last_error="",
@@ -246,19 +251,11 @@ def settle(built, timer, now):
     return "fired"
 
 
-def fire(built, wf, timer, model, pk, now):
-    """Run the timer's transition or actions on row ``pk`` as the system."""
+def fire(built, wf, timer, pk):
+    """Run the timer's transition on row ``pk`` as the system (guards still apply)."""
     from ..writes import system_access, transition
 
-    if timer.do:
-        transition(system_access(built), wf.entity, pk, timer.do, source="system")
-        return
-    from ..writes.hooks import WriteContext
-    from .runtime import run_actions
-
-    access = system_access(built)
-    obj = model._default_manager.get(pk=pk)
-    run_actions(WriteContext.for_system(access, built, wf.entity, obj, workflow=wf, now=now), timer.actions)
+    transition(system_access(built), wf.entity, pk, timer.do, source="system")
 
 
 def failed(timer, exc, now):
