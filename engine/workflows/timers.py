@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import weakref
 import zoneinfo
 from collections import Counter
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -100,7 +101,11 @@ def schedule(entity, pk, wf, timer, due):
             return pending
         cancel(entity, pk, wf, timer)
     if same is None:
-        return Timer.objects.create(due_at=due, key=key, **slot)
+        try:
+            with transaction.atomic():
+                return Timer.objects.create(due_at=due, key=key, **slot)
+        except IntegrityError:  # a concurrent backfill or write scheduled it first
+            return Timer.objects.filter(key=key).first()
     if same.status == Timer.CANCELLED:  # back to a moment given up before: due again
         Timer.objects.filter(pk=same.pk).update(status=Timer.PENDING, attempts=0, next_attempt_at=None,
                                                 last_error="")
@@ -157,7 +162,30 @@ def reschedule_through(built, wf, timer, lookup, pk):
         schedule(wf.entity, row_pk, wf, timer, due_moment(built.spec, timer, value))
 
 
+def backfill(built, now):
+    """Give their timers to the rows in a timer's states that have none: rows written around the write
+    path (demo data, raw SQL) and rows older than the timer (a version that adds one). A timer counting
+    from ``entered`` counts from ``now`` for them. Return how many were scheduled."""
+    count = 0
+    for wf in built.spec.workflows:
+        model = built.model(wf.entity)
+        for timer in wf.timers:
+            known = (Timer.objects.filter(entity=wf.entity, workflow=wf.name, timer=timer.name)
+                     .exclude(status=Timer.CANCELLED).values("object_id"))
+            rows = model._base_manager.filter(**{f"{wf.field}__in": timer.states}).exclude(pk__in=known)
+            with transaction.atomic():
+                if timer.anchor == ENTERED:
+                    found = [(pk, now) for pk in rows.values_list("pk", flat=True)]
+                else:
+                    found = rows.values_list("pk", timer.anchor.replace(".", "__"))
+                for pk, value in found:
+                    count += schedule(wf.entity, pk, wf, timer, due_moment(built.spec, timer, value)) is not None
+    return count
+
+
 # --- the sweep ------------------------------------------------------------------------------------
+
+_backfilled = weakref.WeakSet()  # the versions this process gave their rows' timers already
 
 def due_timers(now):
     return (Timer.objects.filter(status=Timer.PENDING, due_at__lte=now)
@@ -166,20 +194,26 @@ def due_timers(now):
 
 def sweep(now=None, limit=100, built=None):
     """Fire up to ``limit`` due timers; return a ``Counter`` of outcomes (fired, cancelled, rescheduled,
-    retry, failed). Safe to run in several processes at once."""
+    retry, failed; and scheduled by the backfill of the first sweep of a version in this process). Safe to
+    run in several processes at once."""
     from ..registry import registry
 
     now = now or timezone.now()
     built = built or registry.ensure_current()
     outcomes = Counter()
-    if built is None or not due_timers(now).exists():  # the usual case takes no write lock
+    if built is None:
         return outcomes
+    if built not in _backfilled:
+        outcomes["scheduled"] = backfill(built, now)
+        _backfilled.add(built)
+    if not due_timers(now).exists():  # the usual case takes no write lock
+        return +outcomes
     for _ in range(limit):
         outcome = sweep_one(built, now)
         if outcome is None:
             break
         outcomes[outcome] += 1
-    return outcomes
+    return +outcomes  # without zero counts
 
 
 def run_forever(interval, limit=100, stop=None):

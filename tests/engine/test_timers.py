@@ -110,11 +110,26 @@ def test_a_row_moved_around_the_write_path_is_not_fired_on(built):
     now = timezone.now()
     _, booking = book(built, starts_at=now + 72 * H, placed_at=now)
     built.model("booking").objects.filter(pk=booking.pk).update(status="confirmed")  # raw SQL, no hooks
-    assert timers.sweep(now=now + 3 * H) == {"cancelled": 1}
+    assert timers.sweep(now=now + 3 * H) == {"scheduled": 2, "cancelled": 1}  # the first sweep backfills
+    assert pending(booking) == {"too_late": now + 48 * H, "expire": now + 3 * H + 30 * 24 * H}
     built.model("booking").objects.filter(pk=booking.pk).update(status="requested", placed_at=now + 10 * H)
-    Timer.objects.filter(object_id=booking.pk).update(status=Timer.PENDING)
+    Timer.objects.filter(object_id=booking.pk, timer="unconfirmed").update(status=Timer.PENDING)
     assert timers.sweep(now=now + 3 * H) == {"rescheduled": 1}
-    assert pending(booking) == {"unconfirmed": now + 12 * H}
+    assert pending(booking)["unconfirmed"] == now + 12 * H
+
+
+def test_rows_written_around_the_write_path_get_their_timers_on_the_first_sweep(built):
+    """Demo data and rows older than a timer: the first sweep of a version in a process schedules them."""
+    now = timezone.now()
+    excursion = built.model("excursion").objects.create(title="Lake", starts_at=now + 72 * H)
+    booking = built.model("booking").objects
+    late = booking.create(excursion=excursion, status="requested", placed_at=now - 3 * H)
+    confirmed = booking.create(excursion=excursion, status="confirmed", placed_at=now)
+    assert timers.sweep(now=now) == {"scheduled": 3, "fired": 1}
+    assert status(built, late) == "cancelled"
+    assert pending(confirmed) == {"too_late": now + 48 * H, "expire": now + 30 * 24 * H}
+    assert timers.backfill(built, now + H) == 0  # nothing twice
+    assert timers.sweep(now=now) == {}
 
 
 def test_deleting_the_row_cancels_its_timers(built):
