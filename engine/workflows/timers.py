@@ -71,7 +71,7 @@ def due_moment(spec, timer, value):
 
 def anchor_value(model, pk, anchor):
     """The value of the date ``anchor`` (a field or a path along refs) of row ``pk``."""
-    return model._default_manager.filter(pk=pk).values_list(anchor.replace(".", "__"), flat=True).first()
+    return model._base_manager.filter(pk=pk).values_list(anchor.replace(".", "__"), flat=True).first()
 
 
 def key_of(entity, pk, wf, timer, due):
@@ -156,7 +156,7 @@ def reschedule_through(built, wf, timer, lookup, pk):
     """Recompute ``timer`` for the rows of ``wf.entity`` that reach row ``pk`` along ``lookup`` (the
     excursion of bookings) and are in the timer's states."""
     model = built.model(wf.entity)
-    rows = (model._default_manager.filter(**{lookup: pk, f"{wf.field}__in": timer.states})
+    rows = (model._base_manager.filter(**{lookup: pk, f"{wf.field}__in": timer.states})
             .values_list("pk", timer.anchor.replace(".", "__")))
     for row_pk, value in rows:
         schedule(wf.entity, row_pk, wf, timer, due_moment(built.spec, timer, value))
@@ -186,6 +186,7 @@ def backfill(built, now):
 # --- the sweep ------------------------------------------------------------------------------------
 
 _backfilled = weakref.WeakSet()  # the versions this process gave their rows' timers already
+
 
 def due_timers(now):
     return (Timer.objects.filter(status=Timer.PENDING, due_at__lte=now)
@@ -258,7 +259,7 @@ def settle(built, timer, now):
     wf, spec_timer = found or (None, None)
     state = None
     if model is not None:
-        state = (model._default_manager.select_for_update().filter(pk=timer.object_id)
+        state = (model._base_manager.select_for_update().filter(pk=timer.object_id)
                  .values_list(wf.field, flat=True).first())
     if state is None or state not in spec_timer.states:  # timer or row gone, or the row moved on
         Timer.objects.filter(pk=timer.pk).update(status=Timer.CANCELLED)
