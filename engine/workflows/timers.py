@@ -218,12 +218,12 @@ def sweep(now=None, limit=100, built=None):
 
 
 def run_forever(interval, limit=100, stop=None):
-    """Sweep every ``interval`` seconds until ``stop`` (a ``threading.Event``) is set: the embedded default
-    for sites without Celery beat (``manage.py cabinet_timers --loop``, the demo). A database that is away
-    is waited for, not fatal."""
+    """Sweep now and then every ``interval`` seconds until ``stop`` (a ``threading.Event``) is set: the
+    embedded default for sites without Celery beat (``manage.py cabinet_timers --loop``, the demo). A
+    database that is away is waited for, not fatal."""
     from django.db import close_old_connections
 
-    while stop is None or not stop.is_set():
+    while True:
         try:
             outcomes = sweep(limit=limit)
         except DatabaseError:
@@ -233,10 +233,10 @@ def run_forever(interval, limit=100, stop=None):
                 log.info("timers: %s", ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
         finally:
             close_old_connections()
-        if stop is not None:
-            stop.wait(interval)
-        else:
+        if stop is None:
             time.sleep(interval)
+        elif stop.wait(interval):
+            return
 
 
 def sweep_one(built, now):
