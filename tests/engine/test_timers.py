@@ -232,3 +232,22 @@ def test_concurrent_sweeps_fire_each_timer_once(built, monkeypatch):
     assert sum(o["fired"] for o in outcomes) == 40
     assert Timer.objects.filter(timer="unconfirmed", status=Timer.DONE).count() == 40
     assert AuditRecord.objects.filter(entity="booking", action="transition").count() == 40
+
+
+def test_the_resort_cancels_an_order_nobody_accepted_within_two_hours(solution):
+    from engine.compiler import compile_folder
+    from engine.demo import load_demo
+
+    load_demo(solution, compile_folder("solutions/resort").data)
+    now = timezone.now()
+    timers.sweep(now=now)  # demo data gets its timers (whichever way it was written)
+    orders = solution.model("service_order").objects
+    waiting = orders.get(status="new")  # breakfast ordered an hour ago
+    assert Timer.objects.get(entity="service_order", object_id=waiting.pk, status=Timer.PENDING).due_at == (
+        waiting.ordered_at + 2 * H)
+    requested = solution.model("booking").objects.get(status="requested")
+    assert Timer.objects.get(entity="booking", object_id=requested.pk, status=Timer.PENDING).due_at == (
+        requested.excursion.starts_at - H)
+    assert timers.sweep(now=waiting.ordered_at + 2 * H) == {"fired": 1}
+    assert orders.get(pk=waiting.pk).status == "cancelled"
+    assert orders.filter(status="accepted").exists()  # accepted orders are not touched
