@@ -61,7 +61,21 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E223": (ERROR, "demo data names an unknown user"),
     "E224": (ERROR, "demo row lacks a required field"),
     "E225": (ERROR, "demo rows repeat a unique value"),
+    # The write path: demo data reaches workflow states through transitions
+    "E320": (ERROR, "demo row writes a workflow's state field"),
+    "E321": (ERROR, "demo _transitions names no transition of the entity"),
+    "E322": (ERROR, "demo _transitions step does not start from the state reached"),
     "E260": (ERROR, "nulls_distinct on an index that is not unique"),
+    # Expressions (scopes, filters, state-dependent rights, ref choices, guards, rules, computed values)
+    "E300": (ERROR, "expression cannot be read"),
+    "E301": (ERROR, "unknown name in an expression"),
+    "E302": (ERROR, "unknown field or path in an expression"),
+    "E303": (ERROR, "unknown function or role, or wrong arguments, in an expression"),
+    "E304": (ERROR, "type mismatch in an expression"),
+    "E305": (ERROR, "construct not allowed in this expression"),
+    "E306": (ERROR, "expression too long, too deep or too large"),
+    "E307": (ERROR, "literal that cannot be used in an expression"),
+    "E308": (ERROR, "role 'when' names an action the role cannot do"),
     # Workflow timers
     "E370": (ERROR, "timer needs exactly one of after/before and one of do/actions"),
     "E371": (ERROR, "timer counts from something that is not a date"),

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from ..models import Timer
 from ..spec import ENTERED
+from ..writes import hooks
 
 log = logging.getLogger(__name__)
 
@@ -304,3 +305,7 @@ def failed(timer, exc, now):
         status=Timer.FAILED if gave_up else Timer.PENDING)
     log.warning("timer %s failed (attempt %s%s): %s", timer.key, attempts, ", giving up" if gave_up else "", error)
     return "failed" if gave_up else "retry"
+
+
+hooks.register("prepare", on_delete)
+hooks.register("effects", on_write)
