@@ -9,6 +9,7 @@ once. A firing that fails rolls back alone and is retried later with backoff.
 """
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import time
@@ -25,6 +26,7 @@ from ..spec import ENTERED
 from ..writes import hooks
 
 log = logging.getLogger(__name__)
+_firing = contextvars.ContextVar("cabinet_timer_firing", default=None)  # (entity, pk, details) being fired
 
 MAX_ATTEMPTS = 8  # then the timer is marked failed and left for a person to look at
 BACKOFF = 60  # seconds before the first retry; doubled for each further one, at most MAX_BACKOFF
@@ -129,6 +131,9 @@ def on_write(ctx):
     spec, entity, obj = ctx.built.spec, ctx.entity.name, ctx.obj
     if ctx.action == "delete":
         return  # on_delete did it while the row still had its id
+    firing = _firing.get()
+    if firing and firing[:2] == (entity, obj.pk):
+        ctx.audit["timer"] = firing[2]
     for wf, timer in timers_of(spec, entity):
         state = getattr(obj, wf.field)
         if state not in timer.states:
@@ -279,7 +284,7 @@ def settle(built, timer, now):
             Timer.objects.filter(pk=timer.pk).update(due_at=due, key=key)
     try:
         with transaction.atomic():
-            fire(built, wf, spec_timer, timer.object_id)
+            fire(built, wf, spec_timer, timer)
     except Exception as exc:  # noqa: BLE001 - a failing firing is recorded and retried, never blocks the others
         return failed(timer, exc, now)
     Timer.objects.filter(pk=timer.pk).update(status=Timer.DONE, fired_at=now, last_error="",
@@ -287,11 +292,17 @@ def settle(built, timer, now):
     return "fired"
 
 
-def fire(built, wf, timer, pk):
-    """Run the timer's transition on row ``pk`` as the system (guards still apply)."""
+def fire(built, wf, spec, timer):
+    """Run the transition of ``spec`` on the row of ``timer`` (a Timer) as the system; guards still apply.
+    Its audit record names the timer."""
     from ..writes import system_access, transition
 
-    transition(system_access(built), wf.entity, pk, timer.do, source="system")
+    token = _firing.set((timer.entity, timer.object_id, {"workflow": wf.name, "timer": spec.name,
+                                                         "due_at": timer.due_at.isoformat()}))
+    try:
+        transition(system_access(built), wf.entity, timer.object_id, spec.do, source="system")
+    finally:
+        _firing.reset(token)
 
 
 def failed(timer, exc, now):

@@ -53,8 +53,10 @@ def test_a_timer_is_due_from_its_date_and_fires_once_when_due(built):
     timer = Timer.objects.get(object_id=booking.pk, timer="unconfirmed")
     assert (timer.status, timer.fired_at, timer.attempts) == (Timer.DONE, now + 2 * H, 1)
     record = AuditRecord.objects.get(entity="booking", object_id=booking.pk, action="transition")
-    assert (record.transition, record.from_state, record.to_state, record.actor) == (
-        "cancel", "requested", "cancelled", None)
+    assert (record.transition, record.from_state, record.to_state, record.actor, record.actor_label) == (
+        "cancel", "requested", "cancelled", None, "system")
+    assert record.details["timer"] == {"workflow": "booking_flow", "timer": "unconfirmed",
+                                       "due_at": (now + 2 * H).isoformat()}
     assert timers.sweep(now=now + 100 * H) == {}
     assert pending(booking) == {}  # leaving the states cancelled the others; nothing is left to fire
 
@@ -208,10 +210,10 @@ def test_concurrent_sweeps_fire_each_timer_once(built, monkeypatch):
     bookings = [book(built, starts_at=now + 72 * H, placed_at=now - 3 * H)[1] for _ in range(40)]
     fired, real_fire, lock = [], timers.fire, threading.Lock()
 
-    def counting_fire(built, wf, timer, pk):
-        real_fire(built, wf, timer, pk)
+    def counting_fire(built, wf, spec, timer):
+        real_fire(built, wf, spec, timer)
         with lock:
-            fired.append(pk)
+            fired.append(timer.object_id)
 
     monkeypatch.setattr(timers, "fire", counting_fire)
     start, outcomes = threading.Barrier(2), []
