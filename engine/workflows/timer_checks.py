@@ -72,6 +72,11 @@ def check_timers(checker):
                         f"'{wf.name}'{suggest(timer.do, transitions)}", (*path, "do"),
                         f"transitions: {', '.join(transitions) or 'none'}")
                 else:
+                    needed = getattr(t, "required", ())  # fields a person fills on the way (workflows' `required`)
+                    if needed:
+                        add("E377", f"timer '{timer.name}' does '{t.name}', which needs {', '.join(needed)} filled "
+                            "in, and a timer has no one to ask", (*path, "do"),
+                            "make those fields optional on the transition, or fire another transition")
                     stray = [s for s in timer.states if s in states and s not in t.sources]
                     if stray:
                         add("E374", f"timer '{timer.name}' runs in {', '.join(stray)}, but '{t.name}' starts only "

@@ -1,4 +1,7 @@
 """Workflow timers in `cabinet check`: every key takes effect or is a located error."""
+import pytest
+
+from engine.spec import TransitionSpec
 from tests.conftest import compile_yaml
 
 SOLUTION = """
@@ -96,4 +99,18 @@ def test_actions_in_timers_are_refused_not_ignored():
     assert [p.split(" (hint")[0] for p in problems("      a: {after: 1h, from: placed_at, actions: [{set: {note: x}}]}\n")] == [
         "solution.yaml:24:7: cabinet.E375 timer 'a' with actions needs 'in': the states in which it runs",
         "solution.yaml:24:39: cabinet.E376 timer 'a': actions in timers are not yet supported",
+    ]
+
+
+@pytest.mark.skipif(not hasattr(TransitionSpec, "required"), reason="transitions' required fields come with workflows")
+def test_a_transition_that_needs_fields_filled_cannot_be_fired_by_a_timer():
+    text = SOLUTION.replace("cancel: {from: [requested, confirmed], to: cancelled}",
+                            "cancel: {from: [requested, confirmed], to: cancelled, required: [note]}")
+    assert [str(p).split(" (hint")[0] for p in compile_yaml(text).problems] == [
+        "solution.yaml:24:70: cabinet.E377 timer 'unconfirmed' does 'cancel', which needs note filled in, and a "
+        "timer has no one to ask",
+        "solution.yaml:25:78: cabinet.E377 timer 'too_late' does 'cancel', which needs note filled in, and a timer "
+        "has no one to ask",
+        "solution.yaml:26:64: cabinet.E377 timer 'expire' does 'cancel', which needs note filled in, and a timer "
+        "has no one to ask",
     ]
