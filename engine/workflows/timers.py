@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from ..models import Timer
 from ..spec import ENTERED
-from ..writes import hooks
+from ..writes import hooks, system_access, transition
 
 log = logging.getLogger(__name__)
 _firing = contextvars.ContextVar("cabinet_timer_firing", default=None)  # (entity, pk, details) being fired
@@ -39,8 +39,9 @@ def timers_of(spec, entity):
 
 
 def timers_through(spec, entity):
-    """[(workflow, timer, lookup)] of other rows whose timer counts from a date of ``entity`` reached along
-    refs: for ``booking`` timers ``from: excursion.starts_at``, the excursion gives (..., 'excursion')."""
+    """[(workflow, timer, lookup, rest)] of the rows whose timer counts from a date of ``entity`` reached
+    along refs: for booking timers ``from: excursion.starts_at``, an excursion gives (..., 'excursion',
+    'starts_at'): the bookings with ``excursion=<its pk>`` move when its ``starts_at`` changes."""
     found = []
     for wf in spec.workflows:
         for t in wf.timers:
@@ -282,6 +283,7 @@ def settle(built, timer, now):
                 return "cancelled"
             Timer.objects.filter(key=key).delete()  # a cancelled firing of that moment: this one replaces it
             Timer.objects.filter(pk=timer.pk).update(due_at=due, key=key)
+            timer.due_at, timer.key = due, key
     try:
         with transaction.atomic():
             fire(built, wf, spec_timer, timer)
@@ -295,8 +297,6 @@ def settle(built, timer, now):
 def fire(built, wf, spec, timer):
     """Run the transition of ``spec`` on the row of ``timer`` (a Timer) as the system; guards still apply.
     Its audit record names the timer."""
-    from ..writes import system_access, transition
-
     token = _firing.set((timer.entity, timer.object_id, {"workflow": wf.name, "timer": spec.name,
                                                          "due_at": timer.due_at.isoformat()}))
     try:
