@@ -1,7 +1,8 @@
 """Access: one policy built from the role specs, used by every consumer (admin, pages, API, exports).
 
-Rows are decided in SQL: a role's scope compiles to a ``Q`` over relation paths, several roles OR
-their scopes, and django-guardian's object grants join the same query as a subquery. Fields are
+Rows are decided in SQL: a role's scope is an expression (``engine.expr``) compiled to a ``Q`` (to-many
+paths through ``EXISTS``), several roles OR their scopes, a role's ``when`` conditions narrow the rows
+of an action by their state, and django-guardian's object grants join the same query. Fields are
 decided per role (visible, editable, forced on create). A row out of scope is a 404, an action not
 allowed a 403, so ids cannot be probed.
 """
@@ -15,12 +16,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef, Q
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import Http404
 from guardian.conf import settings as guardian_settings
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
+from .expr import compile_expr, env_for
+from .expr.run import pk_of
+from .expr.scopes import condition_text, is_expression
+from .expr.types import field_type
 from .fieldtypes import FieldType
 from .spec import ACTIONS, USER
 
@@ -50,10 +55,14 @@ class Rule:
 
     role: str
     actions: frozenset
-    scope: object  # "all", "own" or tuple of (path, value)
+    scope: object  # "all", "own" or an Expr
     view: frozenset | None  # None: every field
     edit: frozenset | None
-    forced: tuple = ()
+    forced: tuple = ()  # (field, value or Expr)
+    when: tuple = ()  # (action, Expr): the action only on rows in that state
+
+    def condition(self, action):
+        return next((expr for name, expr in self.when if name == action), None)
 
 
 @dataclass
@@ -81,17 +90,24 @@ class Policy:
         for wf in spec.workflows:
             transitions.setdefault(wf.entity, set()).update(t.name for t in wf.transitions)
         self.entities = {e.name: EntityPolicy(e, built.models[e.name]) for e in spec.entities}
+        self._expressions = {}
         self.group_roles = {}
         for role in spec.roles:
             self.group_roles.setdefault(role.group, []).append(role.name)
             for grant in role.grants:
+                entity = spec.entity(grant.entity)
                 self.entities[grant.entity].rules[role.name] = Rule(
                     role=role.name, actions=_actions(grant, frozenset(transitions.get(grant.entity, ()))),
-                    scope=grant.scope,
+                    scope=grant.scope if grant.scope in ("all", "own") else self.expression(
+                        condition_text(grant.scope, spec, grant.entity), grant.entity),
                     view=None if grant.view_fields is None else frozenset(grant.view_fields),
                     edit=None if grant.edit_fields is None else frozenset(grant.edit_fields),
-                    forced=grant.forced,
+                    forced=tuple((name, self.forced_value(entity.field(name), value)) for name, value in grant.forced),
+                    when=tuple((action, self.expression(text, grant.entity)) for action, text in grant.when),
                 )
+        # ref fields whose choices a condition over the target limits: (entity, field) -> Expr
+        self.limits = {(e.name, f.name): self.expression(f.limit_choices, f.to)
+                       for e in spec.entities for f in e.fields if f.limit_choices}
         self.staff_groups = {role.name: role.group for role in spec.roles if role.staff}
         # Profile entities link one row to one account (a unique ref to the user): whoever may see the
         # row may pick its account in a user ref (an employee picks colleagues of their company).
@@ -99,6 +115,19 @@ class Policy:
             (e.name, f.name) for e in spec.entities for f in e.fields
             if f.type is FieldType.REF and f.to == USER and f.unique)
         self._permissions = {}
+
+    def expression(self, text, entity, **options):
+        """The compiled expression ``text`` over ``entity`` (compiled once per version; checked before)."""
+        key = (text, entity, tuple(sorted(options.items())))
+        if key not in self._expressions:
+            self._expressions[key] = compile_expr(text, spec=self.built.spec, entity=entity, **options)
+        return self._expressions[key]
+
+    def forced_value(self, f, value):
+        """A ``set:`` value: the value itself, or an expression over the user and the clock."""
+        if not is_expression(f, value):
+            return value
+        return self.expression(value, None, kind="value", allow_row=False, expect=field_type(f))
 
     def permission_id(self, model, action):
         """The id of the Django permission ``<action>_<model>`` (looked up once per process)."""
@@ -154,6 +183,11 @@ class Access:
     def roles(self):
         return self.policy.roles_of(self.user)
 
+    @cached_property
+    def env(self):
+        """What expressions read besides the row: this user, their roles, the time of this request."""
+        return env_for(self)
+
     @property
     def is_superuser(self):
         return bool(self.user.is_authenticated and self.user.is_superuser)
@@ -207,6 +241,9 @@ class Access:
             q = self.scope_q(ep, rule.scope)
             if q is None:
                 continue
+            state = rule.condition(action)
+            if state is not None:  # e.g. update only while a draft: other rows are visible, not editable
+                q &= state.q(self.env)
             if not q:  # scope 'all'
                 return manager.all()
             condition = q if condition is None else condition | q
@@ -250,56 +287,46 @@ class Access:
             if not self.user.is_authenticated:
                 return None
             return Q(**{ep.entity.owner: self.user})
-        q = Q()
-        for path, value in scope:
-            lookup = path.replace(".", "__")
-            resolved = self.value(value)
-            if resolved is _NOTHING:
-                return None
-            if hasattr(resolved, "query"):  # a queryset: membership
-                condition = Q(**{f"{lookup}__in": resolved})
-            elif isinstance(resolved, (list, tuple)):
-                condition = Q(**{f"{lookup}__in": list(resolved)})
-            elif resolved is None:
-                condition = Q(**{f"{lookup}__isnull": True})
-            else:
-                condition = Q(**{lookup: resolved})
-            if crosses_many(ep.model, path):
-                # A join through a many relation repeats a row once per match (duplicates in lists,
-                # MultipleObjectsReturned on get); a correlated EXISTS matches each row once.
-                manager = ep.model._default_manager
-                condition = Q(Exists(manager.filter(condition, pk=OuterRef("pk"))))
-            q &= condition
-        return q
+        return scope.q(self.env)
 
-    def value(self, value):
-        """Resolve ``$user``, ``$user.<entity>`` and ``$user.<entity>.<field>``; others pass through."""
-        if not (isinstance(value, str) and value.startswith("$")):
-            return value
-        if not self.user.is_authenticated:
-            return _NOTHING
-        parts = value[1:].split(".")
-        if len(parts) == 1:
-            return self.user
-        linked = self.policy.entities[parts[1]]
-        user_field = linked.entity.owner or next(
-            f.name for f in linked.entity.fields if f.type is FieldType.REF and f.to == USER)
-        rows = linked.model._default_manager.filter(**{user_field: self.user})
-        if len(parts) == 2:
-            return rows.values("pk")
-        return rows.values(parts[2])
+    def condition_q(self, entity, condition):
+        """A ``Q`` over ``entity``'s rows for a condition: an expression, or a ``{path: value}`` mapping read
+        like a scope (card filters)."""
+        text = condition_text(condition, self.policy.built.spec, entity)
+        return self.policy.expression(text, entity).q(self.env)
 
-    def ref_choices(self, entity, field):
+    def ref_choices(self, entity, field, current=None):
         """The rows the user may pick for ref (or many-ref) ``field`` of ``entity``: one rule for every form.
 
-        A ref to an entity offers the rows the user may view. A ref to the user offers the accounts
-        within the user's reach: themselves, the members of their staff roles, and the accounts of the
-        profile rows (entities with a unique ref to the user) they may view. Never guardian's
-        anonymous account, never everyone; a superuser may pick any real account.
+        A ref to an entity offers the rows the user may view that meet the field's ``limit_choices``. A ref
+        to the user offers the accounts within the user's reach: themselves, the members of their staff
+        roles, and the accounts of the profile rows (entities with a unique ref to the user) they may view.
+        Never guardian's anonymous account, never everyone; a superuser may pick any real account. The
+        row's ``current`` value(s) (ids or rows) are always among the choices, so an unchanged row saves.
         """
         spec = self.entity(entity).entity.field(field)
         if spec is None or spec.type not in (FieldType.REF, FieldType.REFS):
             raise ValueError(f"'{entity}.{field}' is not a ref")
+        rows = self._reachable(spec)
+        limit = self.policy.limits.get((entity, field))
+        if limit is not None:
+            # The limit narrows what may be picked anew; what the row holds stays a choice (within reach).
+            kept = _ids(current)
+            condition = limit.q(self.env)
+            rows = rows.filter(condition | Q(pk__in=kept) if kept else condition)
+        return rows
+
+    def current_choices(self, obj, field):
+        """The ids ``obj`` holds in ref (or many-ref) ``field``: what ``ref_choices`` keeps for that row."""
+        if obj is None or getattr(obj, "pk", None) is None:
+            return ()
+        model_field = obj._meta.get_field(field)
+        if model_field.many_to_many:
+            return tuple(getattr(obj, field).values_list("pk", flat=True))
+        value = getattr(obj, model_field.attname)
+        return () if value is None else (value,)
+
+    def _reachable(self, spec):
         if spec.to != USER:
             return self.queryset(spec.to, "view")
         User = get_user_model()
@@ -426,14 +453,22 @@ class Access:
         ep = self.entity(entity)
         result = {}
         for name, value in self.forced(entity):
-            resolved = self.value(value)
-            if hasattr(resolved, "query"):
-                target = ep.model._meta.get_field(name).related_model
-                resolved = target._default_manager.filter(pk__in=resolved).first()
-                if resolved is None:
-                    raise AccessDenied(f"Your account has no {value[1:].split('.')[1]} to attach this {entity} to.")
+            if not hasattr(value, "evaluate"):
+                result[name] = value
+                continue
+            resolved = value.evaluate(self.env, {})
+            f = ep.entity.field(name)
+            if f.type is FieldType.REF and resolved is not None:
+                resolved = self._row(f.to, pk_of(resolved))
+            if resolved is None and f.type is FieldType.REF:
+                raise AccessDenied(f"Your account has no {_profile_name(value)} to attach this {entity} to.")
             result[name] = resolved
         return result
+
+    def _row(self, entity, pk):
+        if entity == USER:
+            return self.user if self.user.pk == pk else get_user_model()._default_manager.filter(pk=pk).first()
+        return self.policy.entities[entity].model._default_manager.filter(pk=pk).first()
 
     def input_errors(self, entity, keys, action="update"):
         """{key: [ValidationError]} for input keys the user may not write in ``action``.
@@ -501,26 +536,17 @@ def access_for(request, built):
     return cached
 
 
-def crosses_many(model, path):
-    """Whether the relation path ``a.b.c`` from ``model`` passes a to-many relation (many refs or reverse refs)."""
-    for part in path.split("."):
-        if part == "id":
-            return False
-        try:
-            field = model._meta.get_field(part)
-        except FieldDoesNotExist:
-            return False
-        if field.many_to_many or field.one_to_many:
-            return True
-        model = field.related_model
-        if model is None:
-            return False
-    return False
+def _ids(current):
+    """The ids of a ref's current value(s): a row, an id, a list of either, or a related manager."""
+    if current is None:
+        return []
+    if hasattr(current, "all") and not hasattr(current, "pk"):
+        current = current.all()
+    items = current if isinstance(current, (list, tuple, set, frozenset)) or hasattr(current, "query") else [current]
+    return [pk for pk in (pk_of(item) for item in items) if pk is not None]
 
 
-class _Nothing:
-    def __repr__(self):
-        return "<nothing>"
-
-
-_NOTHING = _Nothing()
+def _profile_name(expr):
+    """The profile entity a forced value comes from (``$user.guest`` -> 'guest'), for the refusal message."""
+    path = getattr(expr.node, "c_path", None)
+    return path.steps[0].entity if path is not None and path.steps else "profile"

@@ -5,6 +5,7 @@ Each check adds located problems to a list; all checks run, so one run reports e
 from __future__ import annotations
 
 import keyword
+import re
 from decimal import Decimal
 
 from django.core import validators
@@ -12,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from .errors import Problem
+from .expr.checks import policy_problems
 from .fieldtypes import BadDefault, FieldType, parse_value
 from .loader import path_text
 from .spec import ACTIONS, USER, FieldSpec, Label
@@ -37,6 +39,7 @@ date_error_message unique_error_message get_constraints from_db meta spec
 API_PATHS = frozenset({"auth", "schema", "docs"})
 BIGINT = (-(2**63), 2**63 - 1)
 SQLITE_DIGITS = 15  # a double keeps 15 significant decimal digits
+VARIABLE = re.compile(r"^\$[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")  # '$user.guest': the older variable form
 MAX_IDENTIFIER = 63  # PostgreSQL keeps the first 63 bytes of a name; longer ones would collide
 
 
@@ -152,6 +155,7 @@ class Checker:
         self.check_workflows()
         check_timers(self)
         self.check_webhooks()
+        self.problems += policy_problems(self.spec, self.doc, self.problems)
         return self.problems
 
     # --- helpers ---------------------------------------------------------------------------
@@ -460,7 +464,7 @@ class Checker:
                     self.field_of(entity, name, (*gpath, "fields", "edit", i))
             for name, value in grant.forced:
                 f = self.field_of(entity, name, (*gpath, "set", name))
-                if f:
+                if f and isinstance(value, str) and VARIABLE.match(value):  # other expressions: engine.expr
                     self.check_user_value(entity, f, value, (*gpath, "set", name))
 
     def check_two_factor_group(self, role, path):
@@ -479,7 +483,7 @@ class Checker:
                 self.add("E207", f"'{path_text(gpath)}' uses scope 'own', but entity '{entity.name}' has no owner",
                          (*gpath, "scope"), "set 'owner: <ref to user field>' on the entity, or give a path scope")
             return
-        if grant.scope == "all":
+        if grant.scope == "all" or isinstance(grant.scope, str):  # an expression: checked by engine.expr
             return
         for dotted, value in grant.scope:
             target = self.walk(entity, dotted, (*gpath, "scope", dotted))
@@ -580,7 +584,7 @@ class Checker:
             if card.page:
                 self.known("E204", "page", card.page, self.pages, (*cpath, "page"))
             if card.entity and self.known("E201", "entity", card.entity, self.entities, (*cpath, "entity")):
-                for name, value in card.filter:
+                for name, value in () if isinstance(card.filter, str) else card.filter:
                     f = self.field_of(self.entities[card.entity], name, (*cpath, "filter", name))
                     if f:
                         self.check_filter_value(self.entities[card.entity], f, value, (*cpath, "filter", name))

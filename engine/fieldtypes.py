@@ -84,8 +84,9 @@ TYPE_INFO = {
     FieldType.IMAGE: _info("file", can_be_unique=False, default_max_length=255),
     FieldType.FILE: _info("file", can_be_unique=False, default_max_length=255),
     FieldType.JSON: _info("json", can_be_unique=False, can_index=False),
-    FieldType.REF: _info("fk", "to", "on_delete", is_relation=True),
-    FieldType.REFS: TypeInfo(frozenset({"type", "label", "help", "required", "to", "renamed_from"}), "m2m",
+    FieldType.REF: _info("fk", "to", "on_delete", "limit_choices", is_relation=True),
+    FieldType.REFS: TypeInfo(frozenset({"type", "label", "help", "required", "to", "renamed_from", "limit_choices"}),
+                             "m2m",
                              can_be_unique=False, can_index=False, is_relation=True),
 }
 

@@ -82,6 +82,8 @@ class FieldSpec:
     renamed_from: str | None = None
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
     raw_options: frozenset = dataclasses.field(default=frozenset(), compare=False)
+    # EXPR: a condition over the target's rows that limits what a ref offers (Access.ref_choices)
+    limit_choices: str | None = None
 
     @property
     def column(self):
@@ -158,11 +160,12 @@ class GrantSpec:
 
     entity: str
     actions: tuple[str, ...]
-    scope: Any  # "all", "own", or a tuple of (path, value) pairs
+    scope: Any  # "all", "own", a tuple of (path, value) pairs, or an expression (text)
     view_fields: tuple[str, ...] | None  # None: all
     edit_fields: tuple[str, ...] | None  # None: all
     forced: tuple[tuple[str, Any], ...] = ()
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
+    when: tuple[tuple[str, str], ...] = ()  # (action, condition): rights that depend on the row's state
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ class CardSpec:
     entity: str | None = None
     page: str | None = None
     field: str | None = None
-    filter: tuple[tuple[str, Any], ...] = ()
+    filter: Any = ()  # a tuple of (field, value) pairs, or an expression (text)
     limit: int = 5
     text: Label = Label()
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
@@ -365,6 +368,7 @@ def make_field(doc, entity, name, data):
         max_digits=data.get("max_digits", digits[0]), decimal_places=data.get("decimal_places", digits[1]),
         choices=choices, to=data.get("to"), on_delete=on_delete, currency=data.get("currency"),
         renamed_from=data.get("renamed_from"), loc=doc.loc(path, key=True), raw_options=frozenset(data),
+        limit_choices=data.get("limit_choices"),
     )
 
 
@@ -403,6 +407,7 @@ def make_role(doc, name, data):
             edit_fields=_field_list(fields.get("edit", fields.get("view"))),
             forced=tuple((k, v) for k, v in (g.get("set") or {}).items()),
             loc=doc.loc(("roles", name, "entities", entity), key=True),
+            when=tuple((g.get("when") or {}).items()),
         ))
     return RoleSpec(name=name, label=Label.of(data.get("label"), humanize(name)), group=data.get("group", name),
                     staff=data.get("staff", False), home=data.get("home"), grants=tuple(grants),
@@ -423,12 +428,16 @@ def make_page(doc, name, data):
         content=Label.of(data.get("content")),
         cards=tuple(
             CardSpec(kind=c["kind"], title=Label.of(c.get("title")), entity=c.get("entity"), page=c.get("page"),
-                     field=c.get("field"), filter=tuple((c.get("filter") or {}).items()), limit=c.get("limit", 5),
+                     field=c.get("field"), filter=_card_filter(c.get("filter")), limit=c.get("limit", 5),
                      text=Label.of(c.get("text")), loc=doc.loc((*path, "cards", i)))
             for i, c in enumerate(data.get("cards", ()))
         ),
         loc=doc.loc(path, key=True),
     )
+
+
+def _card_filter(value):
+    return value if isinstance(value, str) else tuple((value or {}).items())
 
 
 def make_workflow(doc, name, data):

@@ -44,7 +44,7 @@ class HistorySerializer(serializers.Serializer):
 
 class HistoryPageSerializer(serializers.Serializer):
     count = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True)  # noqa: A003
+    next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = HistorySerializer(many=True)
 

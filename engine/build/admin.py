@@ -58,6 +58,7 @@ class PolicyAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         """The admin form: forced values join a new row before validation (unique indexes), a posted
         state is refused, and a refusal of the write path (``changeform_view``) shows on the form."""
+        request._cabinet_obj = obj  # the ref inputs keep the row's current values among their choices
         form_class = super().get_form(request, obj, change=change, **kwargs)
         access = self.access(request)
         states = frozenset(writes.state_fields(self.built.spec, self.entity_name))
@@ -200,7 +201,9 @@ class PolicyAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         """Ref inputs accept the rows the policy lets this reader pick (``Access.ref_choices``, as pages and API)."""
-        choices = self.access(request).ref_choices(self.entity_name, db_field.name)
+        access = self.access(request)
+        current = access.current_choices(getattr(request, "_cabinet_obj", None), db_field.name)
+        choices = access.ref_choices(self.entity_name, db_field.name, current)
         kwargs["queryset"] = choices
         if db_field.name in self.raw_id_fields:
             kwargs["widget"] = ScopedRawIdWidget(db_field.remote_field, self.admin_site, choices,
@@ -208,7 +211,9 @@ class PolicyAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
-        kwargs["queryset"] = self.access(request).ref_choices(self.entity_name, db_field.name)
+        access = self.access(request)
+        current = access.current_choices(getattr(request, "_cabinet_obj", None), db_field.name)
+        kwargs["queryset"] = access.ref_choices(self.entity_name, db_field.name, current)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):

@@ -118,7 +118,9 @@ class ScopedSerializer(serializers.ModelSerializer):
             related = getattr(field, "child_relation", field)
             if related.read_only or getattr(related, "queryset", None) is None:
                 continue
-            related.queryset = access.ref_choices(self.Meta.model.spec.name, name)  # the pages' rule too
+            instance = self.instance if isinstance(self.instance, self.Meta.model) else None
+            related.queryset = access.ref_choices(  # the pages' rule too
+                self.Meta.model.spec.name, name, access.current_choices(instance, name))
         return fields
 
 

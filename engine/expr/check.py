@@ -13,6 +13,9 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
 from ..fieldtypes import FieldType
 from ..spec import USER
 from ..validate import suggest
@@ -177,11 +180,25 @@ class Checker:
 
     # --- names and paths -----------------------------------------------------------------------
 
+    def field_named(self, node):
+        """Whether bare name ``node`` is a field of the entity in scope (a field named like a variable, such as
+        ``user``, wins unless written ``$user``)."""
+        if self.source.offset(node) + 1 in self.source.dollars:
+            return False
+        entity = self.entities.get(self.scopes[-1].entity)
+        return entity is not None and node.id in entity.field_names and (
+            self.allow_row or self.scopes[-1].frame > 0)
+
     def visit_Name(self, node):
         name = node.id
+        if self.source.offset(node) + 1 in self.source.dollars and name not in ("user", "now", "today"):
+            self.fail("E301", f"unknown variable '${name}'{suggest(name, ('user', 'now', 'today'))}", node,
+                      "variables: $user, $now, $today")
         if name in CONSTANTS:
             node.value = CONSTANTS[name]
             return self.visit_Constant(node)
+        if name in ("now", "today", "user", "row", "old") and self.field_named(node):
+            return self.bare_field(node)
         if name == "now":
             return self.typed(node, T.DATETIME, {"now"})
         if name == "today":
@@ -192,6 +209,10 @@ class Checker:
         if name in ("row", "old"):
             self.root_allowed(name, node)
             self.fail("E305", f"'{name}' is a whole row; name one of its fields, e.g. {name}.id", node)
+        self.bare_field(node)
+
+    def bare_field(self, node):
+        name = node.id
         scope = self.scopes[-1]
         entity = self.entities.get(scope.entity)
         if entity is None or (scope.frame == 0 and not self.allow_row):
@@ -217,11 +238,11 @@ class Checker:
         chain = [part.attr for part in chain]
         if not isinstance(base, ast.Name):
             self.fail("E305", "only names have fields (e.g. stay.guest.user)", node)
-        if base.id in ("row", "old"):
+        if base.id in ("row", "old") and not self.field_named(base):
             self.root_allowed(base.id, base)
             steps = self.walk(self.scopes[0].entity, chain, at)
             return self.path(node, Path(base.id, 0, self.scopes[0].entity, steps))
-        if base.id == "user":
+        if base.id == "user" and not self.field_named(base):
             return self.user_path(node, chain, at)
         if base.id in CONSTANTS or base.id in ("now", "today"):
             self.fail("E305", f"'{base.id}' has no fields", node)
@@ -321,9 +342,8 @@ class Checker:
         else:
             t = T.field_type(last.field)
         manys = [s for s in path.steps if s.many]
-        if len(manys) > (2 if path.root == "user" else 1):
-            self.fail("E305", f"'{path.dotted}' passes more than one to-many relation", node,
-                      "aggregate it instead, e.g. count(...) or sum(...)")
+        if len(manys) > 3:
+            self.fail("E306", f"'{path.dotted}' passes more than three to-many relations", node)
         deps = {"row" if path.frame == 0 else "frame"} if path.root == "row" else {path.root}
         if path.root == "user":
             deps.add("profile")
@@ -374,6 +394,8 @@ class Checker:
                       "use == null / != null")
         node.c_op = op
         node.c_null = None
+        self.coerce(left, right)
+        self.coerce(right, left)
         a, b = left.c_type, right.c_type
         if left.c_many and right.c_many:
             self.fail("E305", "both sides read to-many paths or the user's profile rows", node,
@@ -406,6 +428,11 @@ class Checker:
                 self.fail("E303", f"unknown role '{left.c_value}'{suggest(left.c_value, self.roles)}", left)
             return
         if b.name == "list":
+            for elt in right.elts:
+                self.coerce(elt, left)
+            if right.elts:
+                right.c_type = b = T.Type("list", item=right.elts[0].c_type)
+            right.c_value = [elt.c_value for elt in right.elts]
             item = b.item
             if item.name != "null" and not T.comparable(a, item):
                 self.fail("E304", f"cannot look for {a} in a {b}", node)
@@ -417,6 +444,30 @@ class Checker:
                 self.fail("E304", f"cannot look for {a} among {b} values", node)
             return
         self.fail("E304", f"'in' needs a list, user.roles or a to-many path on its right, not {b}", right)
+
+    def coerce(self, literal, other):
+        """A text literal compared with a date, datetime or time is read as one (ISO form); any literal compared
+        with a JSON field is a JSON value."""
+        t = other.c_type
+        if not isinstance(literal, (ast.Constant, ast.Name)) or getattr(literal, "c_value", None) is None:
+            return
+        if t.name == "json":
+            literal.c_type = t
+            return
+        if not isinstance(literal.c_value, str):
+            return
+        parse = _TEMPORAL.get(t.name)
+        if parse is None:
+            return
+        try:
+            value = parse(literal.c_value)
+        except ValueError:
+            value = None
+        if value is None:
+            self.fail("E307", f"'{literal.c_value}' is not a {t.name} in ISO form (e.g. {_ISO[t.name]})", literal)
+        if isinstance(value, dt.datetime) and timezone.is_naive(value):
+            value = timezone.make_aware(value, timezone.get_default_timezone())
+        literal.c_value, literal.c_type = value, t
 
     def check_choice(self, literal, other):
         """A text compared with a choice field must be one of its choices (a typo would match nothing)."""
@@ -433,6 +484,8 @@ class Checker:
         a, b = node.body.c_type, node.orelse.c_type
         if not T.comparable(a, b) or a.name == "ref" and b.name == "int" or a.name == "int" and b.name == "ref":
             self.fail("E304", f"the two branches give {a} and {b}", node)
+        if node.body.c_many and node.orelse.c_many:
+            self.fail("E305", "both branches read to-many paths", node, "aggregate one of them")
         t = b if a.name == "null" else (T.numeric_result(a, b) if a.numeric and b.numeric else a)
         self.typed(node, t, _deps(node.test, node.body, node.orelse), node.body.c_many or node.orelse.c_many)
 
@@ -587,6 +640,10 @@ class Checker:
         if path.root == "user":
             deps |= {"profile", "user"}
         self.typed(node, t, deps)
+
+
+_TEMPORAL = {"date": dt.date.fromisoformat, "datetime": parse_datetime, "time": dt.time.fromisoformat}
+_ISO = {"date": "2026-01-31", "datetime": "2026-01-31T18:30:00", "time": "18:30"}
 
 
 def _arith_type(symbol, a, b):

@@ -227,24 +227,7 @@ def _ordering_of(agg):
 def read_values(model, pk, paths):
     """Nested plain values of ``paths`` for row ``pk`` of ``model``: dicts for followed refs (with 'id'),
     lists of dicts for to-many relations."""
-    plain, many = set(), {}
-    for dotted in sorted(paths):
-        parts = dotted.split(".")
-        current, at = model, None
-        for i, part in enumerate(parts):
-            if part == "id":
-                break
-            field = current._meta.get_field(part)
-            if field.one_to_many or field.many_to_many:
-                at = i
-                break
-            current = field.related_model
-            if current is None:
-                break
-        if at is None:
-            plain.add(dotted)
-        else:
-            many.setdefault(tuple(parts[: at + 1]), set()).add(".".join(parts[at + 1:]))
+    plain, many = _split(model, paths)
     lookups = {"__".join(p.split(".")) for p in plain}
     for parts in many:
         lookups.add("__".join(parts[:-1]) or "pk")
@@ -261,12 +244,19 @@ def read_values(model, pk, paths):
     for parts, rest in many.items():
         owner = row["__".join(parts[:-1]) or "pk"] if parts[:-1] else pk
         field = _field_at(model, parts)
-        related = field.related_model
-        back = field.remote_field.name if field.one_to_many else (
-            field.related_query_name() if field.many_to_many and not field.auto_created else field.field.name)
+        related = field.related_model._default_manager.all()
+        if field.many_to_many and not field.auto_created:  # a refs field: through its table
+            links = field.remote_field.through.objects.filter(**{field.m2m_field_name(): pk_of(owner)})
+            related = related.filter(pk__in=links.values(field.m2m_reverse_field_name()))
+        else:
+            related = related.filter(**{field.remote_field.name if field.one_to_many else field.field.name:
+                                        pk_of(owner)})
         names = sorted({"__".join(r.split(".")) for r in rest if r} | {"pk"})
-        rows = [] if owner is None else list(related._default_manager.filter(**{back: pk_of(owner)})
-                                             .order_by("pk").values(*names))
+        if any(_split(field.related_model, {r})[1] for r in rest if r):  # another to-many step below
+            ids = [] if owner is None else related.order_by("pk").values_list("pk", flat=True)
+            _put(values, list(parts), [read_values(field.related_model, i, rest - {""}) for i in ids], many=True)
+            continue
+        rows = [] if owner is None else list(related.order_by("pk").values(*names))
         items = []
         for item in rows:
             nested = {"id": item["pk"]}
@@ -302,6 +292,29 @@ def instance_values(obj, paths):
         values[head] = (read_values(related, pk, rests) if pk is not None else None) or {"id": None, **{
             r.split(".")[0]: None for r in rests}}
     return values
+
+
+def _split(model, paths):
+    """(paths without a to-many step, {steps up to the first to-many step: the rest of the paths below})."""
+    plain, many = set(), {}
+    for dotted in sorted(paths):
+        parts = dotted.split(".")
+        current, at = model, None
+        for i, part in enumerate(parts):
+            if part == "id":
+                break
+            field = current._meta.get_field(part)
+            if field.one_to_many or field.many_to_many:
+                at = i
+                break
+            current = field.related_model
+            if current is None:
+                break
+        if at is None:
+            plain.add(dotted)
+        else:
+            many.setdefault(tuple(parts[: at + 1]), set()).add(".".join(parts[at + 1:]))
+    return plain, many
 
 
 def _field_at(model, parts):

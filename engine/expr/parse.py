@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from dataclasses import dataclass, field
 
 from simpleeval import SimpleEval
@@ -44,6 +45,7 @@ class Source:
     text: str
     wrapped: str = ""
     units: dict = field(default_factory=dict)  # offset of a duration in ``text`` -> unit letter
+    dollars: set = field(default_factory=set)  # offsets of names written with '$' ($user): always the variable
     starts: list = field(default_factory=list)  # offset in ``wrapped`` where each line starts
 
     def offset(self, node, end=False):
@@ -53,7 +55,8 @@ class Source:
         start = self.starts[line]
         raw = self.wrapped[start:].split("\n", 1)[0].encode()[: getattr(node, "end_col_offset" if end else
                                                                             "col_offset", 0)]
-        return max(0, start + len(raw.decode(errors="ignore")) - 1)
+        at = max(0, start + len(raw.decode(errors="ignore")) - 1)
+        return at - 1 if not end and at in self.dollars else at  # '$user' starts at its '$'
 
     def after(self, node):
         """The offset of the first token after ``node`` (an operator between two operands)."""
@@ -83,10 +86,13 @@ def parse(text):
             chars[match.start(3)] = "j"
         elif match.group(4):
             chars[match.start(4)] = " "
+            source.dollars.add(match.start(4) + 1)
     source.wrapped = "(" + "".join(chars).replace("\r", " ") + "\n)"
     source.starts = [0] + [i + 1 for i, ch in enumerate(source.wrapped) if ch == "\n"]
     try:
-        statement = SimpleEval.parse(source.wrapped)
+        with warnings.catch_warnings():  # Python warns about '1and', '\d'...: the checker says what is wrong
+            warnings.simplefilter("ignore", SyntaxWarning)
+            statement = SimpleEval.parse(source.wrapped)
     except SyntaxError as exc:
         raise ExprError("E300", f"cannot read the expression: {exc.msg}", _syntax_offset(source, exc),
                         "check brackets, quotes and operators") from None

@@ -124,51 +124,71 @@ class Compiler:
     def not_null(self, node):
         return Q(IsNull(self.value(node), False))
 
+    def effective(self, node):
+        return self.override.get(id(node)) or getattr(node, "c_path", None)
+
     def many_path(self, node):
-        """The one node under comparison ``node`` that reads a to-many path (not yet rebased), or None."""
+        """A node under comparison ``node`` whose path (as rebased so far) passes a to-many step, or None."""
         for child in _walk(node):
-            if getattr(child, "c_many", False) and hasattr(child, "c_path") and id(child) not in self.override:
-                if child.c_path.root == "row" and self.bound and child.c_path.frame == 0:
-                    continue  # the row's values are in Python already
-                return child
+            path = self.effective(child)
+            if path is None or path.many_at is None:
+                continue
+            if path.root == "row" and self.bound and path.frame == 0:
+                continue  # the row's values are in Python already
+            return child
         return None
 
     def exists(self, node, target):
-        """``EXISTS`` over the rows of the first to-many step of ``target``'s path, the comparison rebased."""
-        path = target.c_path
+        """``EXISTS`` over the rows of the first to-many step of ``target``'s path, the comparison rebased
+        onto them (a path with more to-many steps nests one ``EXISTS`` per step)."""
+        path = self.effective(target)
         at = path.many_at
         step = path.steps[at]
         rows = self.related(path, at)
         frame = next(_frames)
-        rebased = type(path)("row", frame, step.entity, path.steps[at + 1:])
-        self.override[id(target)] = rebased
+        previous = self.override.get(id(target))
+        self.override[id(target)] = type(path)("row", frame, step.entity, path.steps[at + 1:])
         self.depth += 1
         self.depths[frame] = self.depth
         try:
             condition = self.q(node)
         finally:
             self.depth -= 1
-            del self.override[id(target)]
+            if previous is None:
+                del self.override[id(target)]
+            else:
+                self.override[id(target)] = previous
         return Q(Exists(rows.filter(condition)))
 
     def related(self, path, at):
-        """The rows of step ``at`` (a to-many step) of ``path`` that belong to the row (or the user), as seen
-        from one query level below the current one."""
+        """The rows of step ``at`` (a to-many step) of ``path`` that belong to the row (or the user), as a
+        query one level below the current one."""
         step = path.steps[at]
         rows = self.model(step.entity)._default_manager.all()
+        source = path.steps[at - 1].entity if at else path.entity
+        forward = step.field is not None and step.name == step.field.name  # a refs field: through its table
         if path.root == "user":
             user = self.env.user_id
+            if user is None:
+                return rows.none()
             if at == 0:
-                return rows.filter(**{step.back: user}) if user is not None else rows.none()
+                return rows.filter(**{step.back: user})
             profile = path.steps[0]
             owners = self.model(profile.entity)._default_manager.filter(**{profile.back: user})
-            middle = "__".join(s.name for s in path.steps[1:at]) or "pk"
-            return rows.filter(**{f"{step.back}__in": owners.values(middle)}) if user is not None else rows.none()
-        prefix = "__".join(s.name for s in path.steps[:at]) or "pk"
-        if self.bound and path.frame == 0:
-            value = self.python.path(type(path)(path.root, 0, path.entity, path.steps[:at]))
-            return rows.filter(**{step.back: pk_of(value)}) if pk_of(value) is not None else rows.none()
-        return rows.filter(**{step.back: self.ref(prefix, path.frame, self.depth + 1)})
+            owner, many = owners.values("__".join(s.name for s in path.steps[1:at]) or "pk"), True
+        elif self.bound and path.frame == 0:
+            owner, many = pk_of(self.python.path(type(path)(path.root, 0, path.entity, path.steps[:at]))), False
+            if owner is None:
+                return rows.none()
+        else:
+            prefix = "__".join(s.name for s in path.steps[:at]) or "pk"
+            owner, many = self.ref(prefix, path.frame, self.depth + (2 if forward else 1)), False
+        if forward:
+            field = self.model(source)._meta.get_field(step.name)
+            links = field.remote_field.through.objects.filter(
+                **{f"{field.m2m_field_name()}{'__in' if many else ''}": owner})
+            return rows.filter(pk__in=links.values(field.m2m_reverse_field_name()))
+        return rows.filter(**{f"{step.back}{'__in' if many else ''}": owner})
 
     # --- values ------------------------------------------------------------------------------------
 

@@ -72,7 +72,7 @@ def comparable(a, b):
     """Whether values of types ``a`` and ``b`` may be compared (null compares with anything)."""
     if "null" in (a.name, b.name):
         return True
-    if a.numeric and b.numeric:
+    if a.numeric and b.numeric or "json" in (a.name, b.name) and a.name == b.name:
         return True
     if a.name == "ref" and b.name == "ref":
         return a.entity == b.entity

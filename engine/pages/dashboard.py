@@ -1,31 +1,28 @@
 """Dashboard pages: counters, recent rows, balances, text and shortcut cards."""
 from __future__ import annotations
 
-from django.core.exceptions import FieldError, ValidationError
 from django.urls import reverse
 
 from ..display import display, row_title
+from ..expr import ExprError
 from ..fieldtypes import FieldType
 from .base import CabinetView, label, markdown_html, render
 
 
 def card_rows(access, card):
-    """The reader's rows of ``card.entity`` that match the card's filter, or None when none can match.
+    """The reader's rows of ``card.entity`` that match the card's filter.
 
-    The filter is read exactly like a role's scope (``Access.scope_q``): ``$user``, ``$user.<entity>``
-    and ``$user.<entity>.<field>`` resolve for the reader, a list means any of its values, null means
-    unset. A value the field cannot hold (``created_at: yesterday``) is refused by ``cabinet check``;
-    should one reach a page anyway, the card shows nothing rather than failing the page.
+    The filter is an expression (``status == 'new' and ordered_at > $today - 7``) or a mapping read like a
+    role's scope (``{status: new, stay.guest.user: $user}``), checked by ``cabinet check`` and compiled
+    with the reader's user and clock (``Access.condition_q``). Should a filter that ``cabinet check`` refuses
+    reach a page anyway, the card shows nothing (None) rather than failing the page.
     """
     rows = access.queryset(card.entity)
     if not card.filter:
         return rows
-    condition = access.scope_q(access.entity(card.entity), card.filter)
-    if condition is None:  # e.g. '$user.guest' for a user without a guest profile
-        return None
     try:
-        return rows.filter(condition)
-    except (ValidationError, ValueError, TypeError, FieldError):
+        return rows.filter(access.condition_q(card.entity, card.filter))
+    except ExprError:
         return None
 
 

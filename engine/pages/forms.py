@@ -97,7 +97,8 @@ class FormView(CabinetView):
         entity = form._meta.model.spec.name
         for name, field in form.fields.items():
             if getattr(field, "queryset", None) is not None:
-                field.queryset = self.access.ref_choices(entity, name)  # the API's rule too
+                field.queryset = self.access.ref_choices(  # the API's rule too
+                    entity, name, self.access.current_choices(form.instance, name))
         return form
 
     def get(self, request, page, pk=None):

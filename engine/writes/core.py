@@ -28,7 +28,6 @@ class SystemAccess(Access):
 
     is_superuser = True
     is_system = True
-    label = "system"
 
 
 def system_access(built):
@@ -94,18 +93,10 @@ def _save(obj, many):
         getattr(obj, name).set(value)
 
 
-def _env(access, now):
-    try:
-        from ..expr import env_for
-    except ImportError:  # the expression package is optional for the write path
-        return None
-    return env_for(access, now)
-
-
 def _split(model, data):
     """(concrete values, many-ref values) of ``data``; a key the model does not have is a field error."""
     concrete, many, unknown = {}, {}, {}
-    names = {f.name: f for f in model._meta.concrete_fields if not f.primary_key}
+    names = {f.name for f in model._meta.concrete_fields if not f.primary_key}
     m2m = {f.name for f in model._meta.many_to_many}
     for key, value in data.items():
         if key in names:
@@ -137,15 +128,15 @@ def _clean(ctx):
         raise RuleViolation.from_validation(exc) from None
 
 
-def _lock(ctx_model, obj, access, entity, action):
+def _lock(model, obj, access, entity, action):
     """Lock the row and load its stored values onto ``obj``; a row gone or out of reach is a conflict."""
-    locked = ctx_model._base_manager.select_for_update().filter(pk=obj.pk).first()
+    locked = model._base_manager.select_for_update().filter(pk=obj.pk).first()
     if locked is None:
-        raise StateConflict(f"This {entity} no longer exists.", code="gone")
+        raise StateConflict(gettext("This row no longer exists."), code="gone")
     if not access.is_superuser and not access.queryset(entity, action).filter(pk=obj.pk).exists():
         # The rights depend on the row (its state, its scope) and the row changed since it was read.
-        raise StateConflict(f"You may no longer {action} this {entity}: it has changed in the meantime.")
-    for f in ctx_model._meta.concrete_fields:
+        raise StateConflict(gettext("This row has changed in the meantime; you may no longer do this to it."))
+    for f in model._meta.concrete_fields:
         if getattr(obj, f.attname) != getattr(locked, f.attname):
             setattr(obj, f.attname, getattr(locked, f.attname))
     return obj
@@ -157,8 +148,8 @@ def _context(access, entity, action, obj, data, source, **extra):
     built = access.policy.built
     now = timezone.now()
     return hooks.WriteContext(access=access, built=built, entity=built.spec.entity(entity),
-                              model=built.model(entity), action=action, obj=obj, old=extra.pop("old", None),
-                              data=dict(data or {}), source=source, now=now, env=_env(access, now), **extra)
+                              model=built.model(entity), action=action, obj=obj, old=None,
+                              data=dict(data or {}), source=source, now=now, **extra)
 
 
 def _stages(ctx, save):
@@ -283,26 +274,29 @@ def transition(access, entity, obj_or_pk, name, data=None, *, source):
     model = built.model(entity)
     obj = obj_or_pk if isinstance(obj_or_pk, model) else model._base_manager.filter(pk=obj_or_pk).first()
     if obj is None:
-        raise StateConflict(f"This {entity} no longer exists.", code="gone")
+        raise StateConflict(gettext("This row no longer exists."), code="gone")
     concrete, many = _split(model, data)
     ctx = _context(access, entity, "transition", obj, data, source, transition=t, workflow=wf)
-    with transaction.atomic():
-        _lock(model, obj, access, entity, name)
-        current = getattr(obj, wf.field)
-        if current not in t.sources:
-            raise StateConflict(f"'{name}' goes from {', '.join(t.sources)}, but this {entity} is '{current}'.")
-        ctx.old = plain(obj)
-        many_old = _many(obj, many)
-        _apply(obj, concrete)
-        setattr(obj, wf.field, t.target)
-        hooks.run("prepare", ctx)
-        _clean(ctx)
-        ctx.changed = set(_changes(ctx.old, plain(obj), many_old, {k: _ids(v) for k, v in many.items()}))
-        _stages(ctx, lambda: _save(obj, many))
-        changes = _changes(ctx.old, plain(obj), many_old, _many(obj, many))
-        ctx.changed |= set(changes)
-        if data:
-            ctx.audit.setdefault("filled", sorted(data))
-        record(ctx, changes=changes, from_state=current, to_state=t.target)
-        webhooks.emit(built, entity, name, obj)
+    try:
+        with transaction.atomic():
+            _lock(model, obj, access, entity, name)
+            current = getattr(obj, wf.field)
+            if current not in t.sources:
+                raise StateConflict(f"'{name}' goes from {', '.join(t.sources)}, but this {entity} is '{current}'.")
+            ctx.old = plain(obj)
+            many_old = _many(obj, many)
+            _apply(obj, concrete)
+            setattr(obj, wf.field, t.target)
+            hooks.run("prepare", ctx)
+            _clean(ctx)
+            ctx.changed = set(_changes(ctx.old, plain(obj), many_old, {k: _ids(v) for k, v in many.items()}))
+            _stages(ctx, lambda: _save(obj, many))
+            changes = _changes(ctx.old, plain(obj), many_old, _many(obj, many))
+            ctx.changed |= set(changes)
+            if data:
+                ctx.audit.setdefault("filled", sorted(data))
+            record(ctx, changes=changes, from_state=current, to_state=t.target)
+            webhooks.emit(built, entity, name, obj)
+    except IntegrityError:
+        raise _unique_again(obj) from None
     return obj

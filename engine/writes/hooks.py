@@ -35,9 +35,19 @@ class WriteContext:
     workflow: Any = None  # WorkflowSpec
     source: str = "system"  # api | page | admin | import | system
     now: Any = None
-    env: Any = None  # the expression environment (engine.expr.Env), when that package is present
     audit: dict = field(default_factory=dict)  # details merged into the audit record
     changed: set = field(default_factory=set)  # fields whose value the write changes
+    _env: Any = field(default=None, repr=False)
+
+    @property
+    def env(self):
+        """The expression environment (``engine.expr.Env``) of this write's actor and time, made when first
+        asked for (most writes have no expression to evaluate)."""
+        if self._env is None:
+            from ..expr import env_for
+
+            self._env = env_for(self.access, self.now)
+        return self._env
 
 
 def register(stage, fn):

@@ -19,6 +19,11 @@ entities:
     fields:
       name: {type: string, required: true}
       owner: {type: ref, to: user}
+      members: {type: refs, to: user}
+  guide:
+    fields:
+      user: {type: ref, to: user}
+      trips: {type: refs, to: trip}
   trip:
     ordering: [-starts_at]
     fields:
@@ -124,7 +129,9 @@ CROSS = [
     "seat.trip.club.owner == user", "club.owner == user or seat.status in ['held']",
     "null == null", "capacity == null", "club == user.club", "club in user.club", "not (club == user.club)",
     "count(user.club.trip, capacity > row.capacity) > 0", "first(user.club.trip) == id",
-    "club.owner == user.id", "coalesce(name, 'z') == 'z' and not (capacity in [1, 2, 3])",
+    "club.owner == user.id", "club.members == user", "not (club.members == user)", "guide.user == user",
+    "count(guide) > 1", "guide.trips.capacity > 10", "not (guide.trips.kind == 'boat')", "club.members == null",
+    "(seat.n if active else 0) > 2", "coalesce(name, 'z') == 'z' and not (capacity in [1, 2, 3])",
 ]
 
 NAMES = st.sampled_from(["", "a", "b", "A", "ab"])  # texts store '' for no value
@@ -154,25 +161,31 @@ def _env(built, user, roles=("member",)):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
           phases=[Phase.explicit, Phase.reuse, Phase.generate])  # the assertion shows the rows; no slow shrinking
-@given(trips=TRIPS, seats=SEATS, roles=st.sampled_from([(), ("member",)]))
-def test_sql_filter_equals_python_evaluation(shop, spec, trips, seats, roles):
-    Club, Trip, Seat = shop.model("club"), shop.model("trip"), shop.model("seat")
-    Seat.objects.all().delete()
-    Trip.objects.all().delete()
-    Club.objects.all().delete()
+@given(trips=TRIPS, seats=SEATS, roles=st.sampled_from([(), ("member",)]),
+       guides=st.lists(st.tuples(st.sampled_from([None, 0, 1]), st.sets(st.integers(0, 4))), max_size=3),
+       members=st.sets(st.integers(0, 1)))
+def test_sql_filter_equals_python_evaluation(shop, spec, trips, seats, roles, guides, members):
+    Club, Trip, Seat, Guide = (shop.model(n) for n in ("club", "trip", "seat", "guide"))
+    for model in (Guide, Seat, Trip, Club):
+        model.objects.all().delete()
     user, _ = get_user_model().objects.get_or_create(username="ann")
+    users = [user, get_user_model().objects.get_or_create(username="bob")[0]]
     clubs = [Club.objects.create(name="c1", owner=user), Club.objects.create(name="c2")]
+    clubs[0].members.set([users[i] for i in members])
     made = [Trip.objects.create(**{**t, "club": clubs[t["club"]] if t["club"] is not None else None})
             for t in trips]
     for s in seats:
         trip = made[s["trip"]] if s["trip"] is not None and s["trip"] < len(made) else None
         Seat.objects.create(**{**s, "trip": trip})
+    for who, on in guides:
+        guide = Guide.objects.create(user=users[who] if who is not None else None)
+        guide.trips.set([made[i] for i in on if i < len(made)])
     env = _env(shop, user, roles)
     for text in CROSS:
         expr = compile_expr(text, spec=spec, entity="trip")
         in_sql = set(Trip.objects.filter(expr.q(env)).values_list("pk", flat=True))
         in_python = {t.pk for t in made if expr.evaluate(env, expr.read(env, Trip, t.pk))}
-        assert in_sql == in_python, (text, trips, seats)
+        assert in_sql == in_python, (text, trips, seats, guides, members)
         assert all(expr.holds(env, Trip, pk) for pk in in_sql), text
 
 
@@ -295,3 +308,26 @@ def test_evaluation_is_bounded_at_run_time(spec):
         Env(now=NOW), {"price": Decimal(5), "capacity": 0}) is False  # division by zero is null
     with pytest.raises(LookupError):
         compile_expr("club.name == 'x'", spec=spec, entity="trip").evaluate(Env(now=NOW), {"club": 3})
+
+
+TOKENS = st.sampled_from([
+    "capacity", "name", "club", ".", "owner", "seat", "n", "status", "user", "$user", "now", "today", "row",
+    "old", "null", "true", "(", ")", "[", "]", ",", " ", "==", "!=", "<", ">=", "+", "-", "*", "/", "%", "**",
+    "and", "or", "not", "in", "if", "else", "1", "2.5", "'a'", "'paid'", "1d", "2h", "count(", "sum(", "first(",
+    "len(", "coalesce(", "has_role(", "'member'", "__class__", "_x", "lambda", ":", "9" * 30, "1e9", "'",
+    "\\", "\n", "#", "{", "}", "@", "~", ";", "=",
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(max_size=120), st.lists(TOKENS, max_size=40).map("".join)))
+def test_any_text_is_an_expression_or_a_located_problem(spec, text):
+    """Whatever a consultant types, checking it ends in an Expr or an ExprError inside the text."""
+    for entity in ("trip", "seat"):
+        try:
+            expr = compile_expr(text, spec=spec, entity=entity, kind="value", allow_old=True)
+        except ExprError as exc:
+            assert exc.code in {"E300", "E301", "E302", "E303", "E304", "E305", "E306", "E307"}
+            assert 0 <= exc.offset <= len(text)
+        else:
+            assert expr.type is not None

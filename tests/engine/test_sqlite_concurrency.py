@@ -148,3 +148,31 @@ def test_concurrent_booking_posts_all_succeed(server, request):
     assert query("SELECT COUNT(*) FROM cabinet_booking")[0][0] == before + REQUESTS
     notes = {row[0] for row in query("SELECT note FROM cabinet_booking WHERE note LIKE 'concurrent %'")}
     assert notes == {f"concurrent {i}" for i in range(REQUESTS)}
+
+
+def test_concurrent_transitions_on_one_row_exactly_one_wins(server):
+    """20 'confirm' requests on one requested booking at once: one moves it, the others are told it changed
+    (409), and the audit trail holds one transition. SQLite serialises the writers (BEGIN IMMEDIATE), PostgreSQL
+    locks the row (SELECT ... FOR UPDATE); either way the state is checked against the locked row."""
+    base, query = server
+    token = requests.post(f"{base}/api/auth/token/", json={"username": "reception", "password": "reception-demo"},
+                          timeout=30).json()["token"]
+    headers = {"Authorization": f"Token {token}"}
+    booking = next(row for row in requests.get(f"{base}/api/booking/", headers=headers, timeout=30).json()["results"]
+                   if row["status"] == "requested")
+    statuses, start = [], threading.Barrier(20)
+
+    def confirm():
+        start.wait()
+        response = requests.post(f"{base}/api/booking/{booking['id']}/confirm/", headers=headers, timeout=120)
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=confirm) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert sorted(statuses) == [200] + [409] * 19
+    assert query(f"SELECT status FROM cabinet_booking WHERE id = {int(booking['id'])}") == [("confirmed",)]
+    assert query("SELECT COUNT(*) FROM engine_auditrecord WHERE entity = 'booking' AND transition = 'confirm' "
+                 f"AND object_id = {int(booking['id'])}") == [(1,)]

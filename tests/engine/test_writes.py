@@ -419,3 +419,26 @@ def test_ref_choices_are_what_pages_admin_and_api_all_accept(shop, client):
     assert page_out.status_code == 400
     assert client.post("/p/customer_form/new/", {"user": colleagues[2].pk, "name": "C2"}).status_code == 302
     assert not built.model("customer").objects.filter(user=outsider).exists()
+
+
+def test_outbox_rows_are_written_once_per_key_with_the_write(shop, recorder):
+    """A hook records a notification in the outbox; the same key twice (a retried step) is one row, and a
+    write that fails afterwards leaves none."""
+    from engine.models import Outbox
+
+    built, ann, clerk, customer = shop
+    seen, add = recorder
+
+    def notify(ctx):
+        for _ in range(2):
+            writes.outbox("notify", ctx.entity.name, ctx.obj.pk, {"to": "ann"}, key=f"created:{ctx.obj.pk}")
+        if ctx.obj.item == "boom":
+            raise writes.RuleViolation("Refused after the notification.")
+
+    add("effects", notify)
+    order = writes.create(access(built, ann), "purchase", {"item": "tea"}, source="api")
+    assert list(Outbox.objects.values_list("kind", "object_id", "key")) == [
+        ("notify", order.pk, f"created:{order.pk}")]
+    with pytest.raises(writes.RuleViolation):
+        writes.create(access(built, ann), "purchase", {"item": "boom"}, source="api")
+    assert Outbox.objects.count() == 1
