@@ -19,7 +19,10 @@ class EngineConfig(AppConfig):
             versionbus,
         )
         from .access import grants_changed, memberships_changed
-        from .workflows import runtime  # noqa: F401  (registers the workflow hooks into the write path)
+        from .workflows import (
+            runtime,  # noqa: F401  (registers the workflow hooks into the write path)
+            timers,  # noqa: F401  (registers its write hooks)
+        )
 
         m2m_changed.connect(memberships_changed, sender=get_user_model().groups.through,
                             dispatch_uid="cabinet-memberships")

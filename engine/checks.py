@@ -19,6 +19,7 @@ from .loader import path_text
 from .spec import ACTIONS, USER, FieldSpec, Label
 from .validate import suggest
 from .workflows.checks import workflow_problems
+from .workflows.timer_checks import check_timers
 
 SQL_RESERVED = frozenset("""
 all analyse analyze and any array as asc asymmetric authorization binary both case cast check collate
@@ -153,6 +154,7 @@ class Checker:
         for page in self.spec.pages:
             self.check_page(page)
         self.check_workflows()
+        check_timers(self)
         self.check_webhooks()
         self.problems += workflow_problems(self.spec, self.doc)
         self.problems += policy_problems(self.spec, self.doc, self.problems)

@@ -130,3 +130,37 @@ class Outbox(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.entity}#{self.object_id} ({self.status})"
+class Timer(models.Model):
+    """One due firing of a workflow timer for one row (engine/workflows/timers.py).
+
+    A row has at most one pending timer per workflow timer (a partial unique constraint). ``key`` names the
+    row, the timer and the moment it is due: a timer that fired is never made pending again for the same
+    moment, so it fires once however often the row is saved; a new moment (the date moved, the row entered
+    the state again) is a new firing. A firing that fails is retried from ``next_attempt_at`` with backoff.
+    """
+
+    PENDING, DONE, CANCELLED, FAILED = "pending", "done", "cancelled", "failed"
+    STATUSES = [(PENDING, "pending"), (DONE, "done"), (CANCELLED, "cancelled"), (FAILED, "failed")]
+
+    entity = models.CharField(max_length=100)
+    object_id = models.BigIntegerField()
+    workflow = models.CharField(max_length=100)
+    timer = models.CharField(max_length=100)
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
+    key = models.CharField(max_length=255, unique=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    fired_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [models.Index(fields=["status", "due_at"]), models.Index(fields=["entity", "object_id"])]
+        constraints = [models.UniqueConstraint(fields=["entity", "object_id", "workflow", "timer"],
+                                               condition=models.Q(status="pending"), name="engine_timer_one_pending")]
+
+    def __str__(self):
+        return f"{self.workflow}.{self.timer} of {self.entity}#{self.object_id} at {self.due_at:%Y-%m-%d %H:%M} " \
+               f"({self.status})"

@@ -152,6 +152,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULE = {
     "sweep-webhooks": {"task": "engine.tasks.sweep_webhooks", "schedule": 60.0},
+    "sweep-timers": {"task": "engine.tasks.sweep_timers", "schedule": 60.0},
 }
 # Webhooks: attempts before a delivery is marked failed, and the doubling wait between them.
 CABINET_WEBHOOK_ATTEMPTS = int(os.environ.get("CABINET_WEBHOOK_ATTEMPTS", "8"))

@@ -297,6 +297,39 @@ class StateSpec:
     on_leave: tuple[ActionSpec, ...] = ()
 
 
+# --- timers (engine/workflows/timers.py) ---
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+ENTERED = "entered"  # a timer's `from`: the moment the row entered one of the timer's states
+
+
+@dataclass(frozen=True)
+class TimerSpec:
+    """A transition or actions due some time after (or before) a date of the row, or after it entered
+    one of ``states``. ``offset`` is in seconds, negative for ``before``; ``anchor`` is a field name, a
+    dotted path along refs, or ``entered``; ``states`` defaults to the sources of the ``do`` transition."""
+
+    name: str
+    offset: int
+    anchor: str
+    states: tuple[str, ...] = ()
+    do: str | None = None
+    actions: tuple[Any, ...] = ()
+    raw_options: frozenset = frozenset()
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+
+def make_timer(doc, path, name, data, transitions):
+    when = data.get("after") or data.get("before") or "0s"
+    seconds = int(when[:-1]) * DURATION_UNITS[when[-1]]
+    return TimerSpec(
+        name=name, offset=-seconds if "before" in data and "after" not in data else seconds, anchor=data["from"],
+        states=_tuple(data.get("in")) or (transitions[data["do"]].sources if data.get("do") in transitions else ()),
+        do=data.get("do"), actions=tuple(data.get("actions", ())),
+        raw_options=frozenset(data), loc=doc.loc((*path, "timers", name), key=True),
+    )
+# --- end timers ---
+
+
 @dataclass(frozen=True)
 class WorkflowSpec:
     name: str
@@ -306,6 +339,7 @@ class WorkflowSpec:
     initial: str
     transitions: tuple[TransitionSpec, ...]
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
+    timers: tuple[TimerSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -510,7 +544,9 @@ def make_workflow(doc, name, data):
     )
     return WorkflowSpec(name=name, entity=data["entity"], field=data["field"], states=states,
                         initial=data.get("initial", states[0].name), transitions=transitions,
-                        loc=doc.loc(path, key=True))
+                        loc=doc.loc(path, key=True),
+                        timers=tuple(make_timer(doc, path, n, d, {t.name: t for t in transitions})
+                                     for n, d in (data.get("timers") or {}).items()))
 
 
 def make_solution_spec(doc):

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from .models import WebhookDelivery
 from .webhooks import attempt
+from .workflows import timers
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -46,3 +47,9 @@ def sweep_webhooks(limit=500):
     for pk in ids:
         deliver_webhook.delay(pk)
     return len(ids)
+
+
+@shared_task(ignore_result=True)
+def sweep_timers(limit=500):
+    """Fire the workflow timers that are due (beat runs this every minute; see engine/workflows/timers.py)."""
+    return dict(timers.sweep(limit=limit))

@@ -1,4 +1,5 @@
 """``manage.py demo``: migrate, publish the solution, load its demo data and serve it."""
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -8,6 +9,9 @@ from django.core.management.base import BaseCommand, CommandError
 from engine.compiler import compile_folder
 from engine.demo import DemoDataError, load_demo
 from engine.errors import escape
+from engine.workflows.timers import run_forever
+
+TIMER_INTERVAL = 30  # seconds between two sweeps of due workflow timers while the demo serves
 
 
 class Command(BaseCommand):
@@ -55,7 +59,9 @@ class Command(BaseCommand):
         if seed_only:
             return
         call_command("collectstatic", interactive=False, verbosity=0)
-        self.stdout.write(f"Serving on http://{addrport}/  (Ctrl+C to stop)")
+        # Workflow timers fire without Celery beat: a thread sweeps them beside the server.
+        threading.Thread(target=run_forever, args=(TIMER_INTERVAL,), daemon=True, name="cabinet-timers").start()
+        self.stdout.write(f"Serving on http://{addrport}/  (Ctrl+C to stop; timers are swept every {TIMER_INTERVAL} s)")
         call_command("runserver", addrport, use_reloader=False, skip_checks=True)
 
     def write_logins(self, data):
