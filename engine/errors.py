@@ -96,7 +96,6 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E373": (ERROR, "timer does an unknown transition"),
     "E374": (ERROR, "timer runs in a state its transition does not start from"),
     "E375": (ERROR, "timer with actions does not say in which states it runs"),
-    "E376": (ERROR, "timer actions not yet supported"),
     "E377": (ERROR, "timer does a transition that needs fields filled in"),
     "W001": (WARNING, "empty file"),
     "W002": (WARNING, "label missing for a language"),

@@ -313,7 +313,7 @@ class TimerSpec:
     anchor: str
     states: tuple[str, ...] = ()
     do: str | None = None
-    actions: tuple[Any, ...] = ()
+    actions: tuple = ()  # ActionSpecs, run on the row as the system
     raw_options: frozenset = frozenset()
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
 
@@ -324,7 +324,7 @@ def make_timer(doc, path, name, data, transitions):
     return TimerSpec(
         name=name, offset=-seconds if "before" in data and "after" not in data else seconds, anchor=data["from"],
         states=_tuple(data.get("in")) or (transitions[data["do"]].sources if data.get("do") in transitions else ()),
-        do=data.get("do"), actions=tuple(data.get("actions", ())),
+        do=data.get("do"), actions=make_actions(doc, (*path, "timers", name, "actions"), data.get("actions")),
         raw_options=frozenset(data), loc=doc.loc((*path, "timers", name), key=True),
     )
 # --- end timers ---

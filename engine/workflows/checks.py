@@ -104,6 +104,8 @@ class WorkflowChecker:
             # The initial state is entered by a create too, where there is no row before the change.
             self.check_actions(entity, s.on_enter, old=s.name != wf.initial)
             self.check_actions(entity, s.on_leave, old=True)
+        for timer in getattr(wf, "timers", ()):
+            self.check_actions(entity, timer.actions)  # run on the row as it is when the timer fires
 
     def check_roles(self, wf, t, tpath):
         for i, name in enumerate(t.roles):

@@ -82,9 +82,6 @@ def check_timers(checker):
                         add("E374", f"timer '{timer.name}' runs in {', '.join(stray)}, but '{t.name}' starts only "
                             f"from {', '.join(t.sources)}", in_path if "in" in given else (*path, "do"),
                             f"limit 'in' to states '{t.name}' starts from")
-            if "actions" in given:
-                add("E376", f"timer '{timer.name}': actions in timers are not yet supported", (*path, "actions"),
-                    "use 'do: <transition>' and put the actions on that transition", key=True)
             if "actions" in given and "in" not in given:
                 add("E375", f"timer '{timer.name}' with actions needs 'in': the states in which it runs", path,
                     f"add e.g. 'in: [{states[0]}]'", key=True)

@@ -24,6 +24,7 @@ from django.utils import timezone
 from ..models import Timer
 from ..spec import ENTERED
 from ..writes import hooks, system_access, transition
+from ..writes.audit import record
 
 log = logging.getLogger(__name__)
 _firing = contextvars.ContextVar("cabinet_timer_firing", default=None)  # (entity, pk, details) being fired
@@ -297,12 +298,30 @@ def settle(built, timer, now):
 def fire(built, wf, spec, timer):
     """Run the transition of ``spec`` on the row of ``timer`` (a Timer) as the system; guards still apply.
     Its audit record names the timer."""
-    token = _firing.set((timer.entity, timer.object_id, {"workflow": wf.name, "timer": spec.name,
-                                                         "due_at": timer.due_at.isoformat()}))
+    details = {"workflow": wf.name, "timer": spec.name, "due_at": timer.due_at.isoformat()}
+    if not spec.do:
+        run_timer_actions(built, wf, spec, timer, details)
+        return
+    token = _firing.set((timer.entity, timer.object_id, details))
     try:
         transition(system_access(built), wf.entity, timer.object_id, spec.do, source="system")
     finally:
         _firing.reset(token)
+
+
+def run_timer_actions(built, wf, spec, timer, details):
+    """Run the timer's actions on its row (locked by ``settle``) as the system, with an audit record of
+    its own that names the timer and lists the actions that ran."""
+    from .runtime import run_actions
+
+    access = system_access(built)
+    model = built.model(wf.entity)
+    obj = model._base_manager.get(pk=timer.object_id)
+    ctx = hooks.WriteContext(access=access, built=built, entity=built.spec.entity(wf.entity), model=model,
+                             action="timer", obj=obj, old=None, data={}, workflow=wf, source="system",
+                             now=timezone.now(), audit={"timer": details})
+    run_actions(ctx, spec.actions)
+    record(ctx, changes={})
 
 
 def failed(timer, exc, now):

@@ -95,10 +95,13 @@ def test_in_defaults_to_the_states_the_transition_starts_from():
         ("unconfirmed", 7200), ("too_late", -86400), ("expire", 30 * 86400)]
 
 
-def test_actions_in_timers_are_refused_not_ignored():
-    assert [p.split(" (hint")[0] for p in problems("      a: {after: 1h, from: placed_at, actions: [{set: {note: x}}]}\n")] == [
+def test_actions_in_timers_are_checked_like_a_transition_s():
+    found = problems("      a: {after: 1h, from: placed_at, actions: [{set: {nope: \"'x'\"}}]}\n"
+                     "      b: {after: 1h, from: placed_at, in: [requested], actions: [{set: {note: \"'reminded'\"}}]}\n")
+    assert [p.split(" (hint")[0] for p in found] == [
         "solution.yaml:24:7: cabinet.E375 timer 'a' with actions needs 'in': the states in which it runs",
-        "solution.yaml:24:39: cabinet.E376 timer 'a': actions in timers are not yet supported",
+        "solution.yaml:24:56: cabinet.E202 'workflows.booking_flow.timers.a.actions[0].set.nope' writes 'nope': "
+        "entity 'booking' has no field 'nope'; did you mean 'note'?",
     ]
 
 

@@ -253,3 +253,53 @@ def test_the_resort_cancels_an_order_nobody_accepted_within_two_hours(solution):
     assert timers.sweep(now=waiting.ordered_at + 2 * H) == {"fired": 1}
     assert orders.get(pk=waiting.pk).status == "cancelled"
     assert orders.filter(status="accepted").exists()  # accepted orders are not touched
+
+
+def test_the_resort_reminds_a_guest_the_day_before_a_confirmed_excursion(solution):
+    from engine.compiler import compile_folder
+    from engine.demo import load_demo
+    from engine.models import Outbox
+
+    load_demo(solution, compile_folder("solutions/resort").data)
+    now = timezone.now()
+    timers.sweep(now=now)
+    confirmed = solution.model("booking").objects.filter(status="confirmed", excursion__starts_at__gt=now + 24 * H)
+    booking = confirmed.select_related("excursion", "guest").first()
+    reminder = Timer.objects.get(entity="booking", object_id=booking.pk, timer="remind", status=Timer.PENDING)
+    assert reminder.due_at == booking.excursion.starts_at - 24 * H
+    timers.sweep(now=reminder.due_at)
+    sent = Outbox.objects.get(kind="notify", entity="booking", object_id=booking.pk)
+    assert sent.payload["to"] == booking.guest.user_id
+    assert "starts tomorrow" in str(sent.payload["message"])
+    timers.sweep(now=reminder.due_at + H)
+    assert Outbox.objects.filter(kind="notify", entity="booking", object_id=booking.pk).count() == 1
+
+
+def test_a_timer_runs_its_actions_once_as_the_system_with_an_audit_record(publish_yaml):
+    text = SOLUTION.replace(
+        "      expire: {after: 30d, from: entered, in: [confirmed], do: cancel}",
+        "      expire: {after: 30d, from: entered, in: [confirmed], do: cancel}\n"
+        "      remind:\n"
+        "        before: 1d\n"
+        "        from: excursion.starts_at\n"
+        "        in: [requested, confirmed]\n"
+        "        actions:\n"
+        "          - set: {note: \"'reminded'\"}\n"
+        "          - set: {note: \"'never'\"}\n"
+        "            when: \"status == 'cancelled'\"\n")
+    built = publish_yaml(text)[0]
+    now = timezone.now()
+    _, booking = book(built, starts_at=now + 72 * H, placed_at=now - H)
+    assert pending(booking)["remind"] == now + 48 * H
+    assert timers.sweep(now=now + 47 * H) == {"fired": 1}  # 'unconfirmed' (2 h after placing)
+    writes.update(writes.system_access(built), "booking", booking, {"note": ""}, source="system")
+    booking = built.model("booking").objects.get(pk=booking.pk)
+    assert booking.status == "cancelled" and "remind" not in pending(booking)  # left its states: cancelled
+    _, booking = book(built, starts_at=now + 72 * H, placed_at=now + 100 * H)
+    assert timers.sweep(now=now + 48 * H) == {"fired": 1}
+    assert timers.sweep(now=now + 49 * H) == {}
+    assert built.model("booking").objects.get(pk=booking.pk).note == "reminded"
+    record = AuditRecord.objects.get(entity="booking", object_id=booking.pk, action="timer")
+    assert (record.actor, record.actor_label, record.source) == (None, "system", "system")
+    assert record.details["timer"]["timer"] == "remind"
+    assert [a["action"] for a in record.details["actions"]] == ["set"]
