@@ -70,7 +70,8 @@ class DetailPage(CabinetView):
             if seen["transition"] in found:
                 what = label(found[seen["transition"]][1].label, self.built)
             else:
-                what = {"create": _("Created"), "update": _("Changed"), "delete": _("Deleted")}.get(
+                what = {"create": _("Created"), "update": _("Changed"), "delete": _("Deleted"),
+                        "timer": _("Scheduled actions")}.get(
                     seen["action"], seen["transition"] or seen["action"])
             changes = []
             for name, (old, new) in seen["changes"].items():
