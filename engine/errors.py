@@ -62,6 +62,15 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E224": (ERROR, "demo row lacks a required field"),
     "E225": (ERROR, "demo rows repeat a unique value"),
     "E260": (ERROR, "nulls_distinct on an index that is not unique"),
+    # Rules, computed fields, numbering and defaults (engine/rules)
+    "E330": (ERROR, "rule name used twice in one entity"),
+    "E331": (ERROR, "computed field with an option it cannot have"),
+    "E332": (ERROR, "computed fields that read each other in a cycle"),
+    "E333": (ERROR, "computed or numbered field where a stored, editable value is needed"),
+    "E334": (ERROR, "computed value that depends on the reader"),
+    "E335": (ERROR, "numbering pattern that cannot be used"),
+    "E336": (ERROR, "numbered field with an option it cannot have, or too short for its pattern"),
+    "E337": (ERROR, "default_expr together with another default"),
     "W001": (WARNING, "empty file"),
     "W002": (WARNING, "label missing for a language"),
     "W003": (WARNING, "decimal wider than SQLite keeps"),
@@ -81,6 +90,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "M009": (ERROR, "a type change alters stored values"),
     "M010": (ERROR, "the database cannot build this index"),
     "M011": (ERROR, "the applied version does not compile under this engine"),
+    "M020": (ERROR, "stored rows break a new rule's constraint"),
 }
 
 

@@ -276,10 +276,14 @@ def unique_constraint(entity, ix):
     return models.UniqueConstraint(*expressions, name=name)
 
 
-def make_meta(entity, apps, lang):
+def make_meta(entity, apps, lang, entities=()):
     indexes = [models.Index(fields=list(ix.fields), name=ix.name or index_name(entity.name, ix.fields, False))
                for ix in entity.indexes if not ix.unique]
     constraints = [unique_constraint(entity, ix) for ix in entity.indexes if ix.unique]
+    if entity.rules:  # row-local rules hold in the database too (engine/rules)
+        from ..rules.compile import rule_constraints
+
+        constraints += rule_constraints(entity, entities, lang)
     attrs = {
         "app_label": APP_LABEL,
         "apps": apps,
@@ -322,6 +326,17 @@ def new_apps():
     return apps
 
 
+def computed_attributes(entity, entities):
+    """The model attributes of ``entity``'s computed fields: values annotated by the default manager."""
+    from ..rules.compile import computed_exprs
+    from ..rules.computed import ComputedManager, ComputedValue
+
+    exprs = computed_exprs(entity, entities)
+    attrs = {"_computed": tuple(exprs), "objects": ComputedManager()}
+    attrs.update({name: ComputedValue(name) for name, _ in exprs})
+    return attrs
+
+
 class BuildError(Exception):
     """The specs could not be built (a reference the checks should have caught)."""
 
@@ -334,12 +349,15 @@ def build_models(entities, lang="en", apps=None):
     for entity in entities:
         attrs = {
             "__module__": f"engine.build.{APP_LABEL}",
-            "Meta": make_meta(entity, apps, lang),
+            "Meta": make_meta(entity, apps, lang, entities),
             "__str__": _str_method(entity),
             "spec": entity,
         }
         for f in entity.fields:
-            attrs[f.name] = make_field(entity, f, specs, lang)
+            if f.stored:
+                attrs[f.name] = make_field(entity, f, specs, lang)
+        if not all(f.stored for f in entity.fields):
+            attrs.update(computed_attributes(entity, entities))
         built[entity.name] = type(entity.class_name, (models.Model,), attrs)
     if apps._pending_operations:
         missing = ", ".join(f"{label}.{name}" for label, name in apps._pending_operations)
