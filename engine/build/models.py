@@ -326,6 +326,16 @@ def new_apps():
     return apps
 
 
+class BuiltModels:
+    """The models of one build and their entities, as expressions of computed fields look them up."""
+
+    def __init__(self, models, entities):
+        from ..rules.compile import solution_of
+
+        self.models = models
+        self.spec = solution_of(entities)
+
+
 def computed_attributes(entity, entities):
     """The model attributes of ``entity``'s computed fields: values annotated by the default manager."""
     from ..rules.compile import computed_exprs
@@ -359,6 +369,9 @@ def build_models(entities, lang="en", apps=None):
         if not all(f.stored for f in entity.fields):
             attrs.update(computed_attributes(entity, entities))
         built[entity.name] = type(entity.class_name, (models.Model,), attrs)
+    for model in built.values():
+        if hasattr(model, "_computed"):  # what computed values read: the models of this same build
+            model._computed_built = BuiltModels(built, entities)
     if apps._pending_operations:
         missing = ", ".join(f"{label}.{name}" for label, name in apps._pending_operations)
         raise BuildError(f"references to models that were not built: {missing}")

@@ -13,6 +13,12 @@ from . import sequences
 NOT_WITH_COMPUTED = ("required", "unique", "index", "default", "min", "max", "sequence", "default_expr")
 
 
+def field_type(f):
+    from ..expr.types import field_type
+
+    return field_type(f)
+
+
 def check_rules(checker):
     """Add the problems of every entity's rules, computed fields, sequences and defaults to ``checker``."""
     for entity in checker.spec.entities:
@@ -43,6 +49,8 @@ class EntityRules:
         return compile_expr(text, spec=self.spec, entity=self.entity.name, **kwargs)
 
     def run(self):
+        if not (self.entity.rules or any(f.computed or f.sequence or f.default_expr for f in self.entity.fields)):
+            return
         self.check_rules()
         computed = {}
         for f in self.entity.fields:
@@ -79,7 +87,7 @@ class EntityRules:
             if option in f.raw_options:
                 self.add("E331", f"'{path_text(fpath)}' is computed, so it cannot also have '{option}'",
                          (*fpath, option), "remove the option: the value comes from the expression", key=True)
-        expr = self.expression((*fpath, "computed"), f.computed, kind="value", expect=f.type.value)
+        expr = self.expression((*fpath, "computed"), f.computed, kind="value", expect=field_type(f))
         if expr is not None and expr.uses_user:
             self.add("E334", f"'{path_text(fpath)}.computed' reads the user, but a computed value is the same "
                      "for every reader", (*fpath, "computed"), "compute it from the row; limit rows by the user "
@@ -109,7 +117,7 @@ class EntityRules:
                 self.add("E337", f"'{path_text(fpath)}' has both 'default_expr' and '{option}'",
                          (*fpath, "default_expr"), "keep one way of giving the value", key=True)
         self.expression((*fpath, "default_expr"), f.default_expr, kind="value", allow_row=False,
-                        expect=f.type.value)
+                        expect=field_type(f))
 
     def check_cycles(self, computed):
         reads = {name: {p.split(".")[0] for p in expr.paths} & set(computed) for name, expr in computed.items()}

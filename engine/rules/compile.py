@@ -13,7 +13,8 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import get_language
 
-from ..expr import ExprError, compile_expr
+from ..expr import Env, ExprError, compile_expr
+from ..expr.types import field_type
 from ..spec import Label, SolutionSpec
 
 BOTH = frozenset({"create", "update"})
@@ -32,13 +33,13 @@ def rule_expr(spec, entity, rule):
 
 def computed_expr(spec, entity, f):
     """The computed field's value as an ``Expr``; raise ``ExprError``."""
-    return compile_expr(f.computed, spec=spec, entity=entity.name, kind="value", expect=f.type.value)
+    return compile_expr(f.computed, spec=spec, entity=entity.name, kind="value", expect=field_type(f))
 
 
 def default_expr(spec, entity, f):
     """The field's default as an ``Expr`` (a new row has no values yet: ``row`` is not available)."""
     return compile_expr(f.default_expr, spec=spec, entity=entity.name, kind="value", allow_row=False,
-                        expect=f.type.value)
+                        expect=field_type(f))
 
 
 def own_columns(entity, expr):
@@ -76,7 +77,7 @@ def constraint_name(entity_name, rule):
 
 def sql_condition(expr):
     """The CHECK condition of ``expr``: an unknown (NULL) result fails, as the rule does when evaluated."""
-    return Q(Coalesce(ExpressionWrapper(expr.q(None), output_field=BooleanField()), Value(False)))
+    return Q(Coalesce(ExpressionWrapper(expr.q(Env()), output_field=BooleanField()), Value(False)))
 
 
 class RuleConstraint(models.CheckConstraint):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from ..expr import env_for
+from ..expr import Env
 
 
 class ComputedQuerySet(models.QuerySet):
@@ -25,7 +25,7 @@ class ComputedManager(models.Manager.from_queryset(ComputedQuerySet)):
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        env = env_for(None)
+        env = Env(built=self.model._computed_built)
         return queryset.annotate(**{name: expr.orm(env) for name, expr in self.model._computed})
 
 

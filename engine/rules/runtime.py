@@ -15,9 +15,11 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass, field
 
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 
-from ..spec import FieldType
+from ..expr import env_for
+from ..expr.run import pk_of
+from ..fieldtypes import FieldType
 from ..writes import ReadOnlyField, RuleViolation
 from ..writes.hooks import register
 from . import sequences
@@ -92,37 +94,40 @@ def message(built, rule):
 
 
 def raise_for(built, failed):
-    """Raise one ``RuleViolation`` with the message of every failed rule on its field."""
+    """Raise one ``RuleViolation`` with the message of every failed rule on its field (or the whole row)."""
     if not failed:
         return
-    fields = {}
+    fields, general = {}, []
     for rule in failed:
-        fields.setdefault(rule.field or "__all__", []).append(message(built, rule))
-    first = failed[0]
-    raise RuleViolation(message(built, first), fields=fields)
+        (fields.setdefault(rule.field, []) if rule.field else general).append(message(built, rule))
+    raise RuleViolation(" ".join(general), fields=fields, code="rule")
 
 
 def own_values(ctx):
     """The row's own stored values, as plain values (a ref as the id it holds)."""
-    return {f.name: getattr(ctx.obj, f"{f.name}_id" if f.type is FieldType.REF else f.name, None)
-            for f in ctx.entity.fields if f.stored and f.type is not FieldType.REFS}
+    return {f.name: getattr(ctx.obj, attname(f), None) for f in ctx.entity.fields
+            if f.stored and f.type is not FieldType.REFS}
+
+
+def attname(f):
+    return f"{f.name}_id" if f.type is FieldType.REF else f.name
 
 
 def prepare(ctx):
     if ctx.action not in WRITES:
         return
     rules = rules_of(ctx.built, ctx.entity)
-    given = sorted(rules.engine_filled & set(ctx.data or {}))
+    given = sorted(rules.engine_filled & set(ctx.data))
     if given:
-        raise ReadOnlyField(f"{', '.join(given)} cannot be written: the engine fills it.",
-                            fields={name: ["This value is filled by the engine."] for name in given})
+        raise ReadOnlyField(fields={name: [gettext("This value is filled in by the system.")] for name in given},
+                            code="computed")
     if ctx.action != "create":
         return
-    for f, expr in rules.defaults:
-        if (ctx.data or {}).get(f.name) in (None, "", []):
-            value = expr.evaluate(ctx.env, {}, None)
+    for f, expr in rules.defaults:  # a value from the input or the role's `set:` wins
+        if getattr(ctx.obj, attname(f)) in (None, ""):
+            value = pk_of(expr.evaluate(ctx.env, {}, None))
             if value is not None:
-                setattr(ctx.obj, f"{f.name}_id" if f.type is FieldType.REF else f.name, value)
+                setattr(ctx.obj, attname(f), value)
     for f in rules.sequences:
         setattr(ctx.obj, f.name, sequences.take(ctx.entity.name, f.name, f.sequence, ctx.env.today))
 
@@ -175,17 +180,16 @@ def check(ctx):
     refresh(ctx.obj)
 
 
-def initial_values(access, built, entity):
+def initial_values(access, entity):
     """The values a create form starts with: each ``default_expr`` evaluated for ``access``'s user."""
-    from ..expr import env_for
-
-    rules = rules_of(built, entity)
+    built = access.policy.built
+    rules = rules_of(built, built.spec.entity(entity))
     if not rules.defaults:
         return {}
     env = env_for(access)
     values = {}
     for f, expr in rules.defaults:
-        value = expr.evaluate(env, {}, None)
+        value = pk_of(expr.evaluate(env, {}, None))
         if value is not None:
             values[f.name] = value
     return values
