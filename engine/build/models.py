@@ -343,7 +343,7 @@ def computed_attributes(entity, entities):
 
     exprs = computed_exprs(entity, entities)
     attrs = {"_computed": tuple(exprs), "objects": ComputedManager()}
-    attrs.update({name: ComputedValue(name) for name, _ in exprs})
+    attrs.update({f.name: ComputedValue(f.name) for f, _ in exprs})
     return attrs
 
 

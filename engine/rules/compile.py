@@ -120,7 +120,7 @@ def rule_constraints(entity, entities, lang):
 
 
 def computed_exprs(entity, entities):
-    """[(field name, Expr)] of the computed fields of ``entity``, each after the computed fields it reads."""
+    """[(FieldSpec, Expr)] of the computed fields of ``entity``, each after the computed fields it reads."""
     computed = [f for f in entity.fields if not f.stored]
     if not computed:
         return []
@@ -128,7 +128,7 @@ def computed_exprs(entity, entities):
     exprs = {}
     for f in computed:
         try:
-            exprs[f.name] = computed_expr(spec, entity, f)
+            exprs[f.name] = (f, computed_expr(spec, entity, f))
         except ExprError:
             continue  # reported by the checks
     ordered, seen = [], set()
@@ -136,10 +136,10 @@ def computed_exprs(entity, entities):
     def visit(name, trail):
         if name in seen or name in trail or name not in exprs:
             return  # a cycle is reported by the checks
-        for path in exprs[name].paths:
+        for path in exprs[name][1].paths:
             visit(path.split(".")[0], (*trail, name))
         seen.add(name)
-        ordered.append((name, exprs[name]))
+        ordered.append(exprs[name])
 
     for name in exprs:
         visit(name, ())

@@ -6,9 +6,13 @@ another row, a row just saved) computes its values with one query when first ask
 """
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
+from django.db.models.functions import Cast
 
 from ..expr import Env
+from ..fieldtypes import FieldType
 
 
 class ComputedQuerySet(models.QuerySet):
@@ -21,12 +25,32 @@ class ComputedQuerySet(models.QuerySet):
 
 
 class ComputedManager(models.Manager.from_queryset(ComputedQuerySet)):
-    """The default manager of a model with computed fields (``model._computed``: [(name, Expr)])."""
+    """The default manager of a model with computed fields (``model._computed``: [(FieldSpec, Expr)])."""
 
     def get_queryset(self):
         queryset = super().get_queryset()
         env = Env(built=self.model._computed_built)
-        return queryset.annotate(**{name: expr.orm(env) for name, expr in self.model._computed})
+        return queryset.annotate(**{f.name: typed(f, expr.orm(env)) for f, expr in self.model._computed})
+
+
+class Decimals(models.DecimalField):
+    """A decimal read with the field's decimal places: SQLite hands computed numbers back as they come
+    (``21`` for 21.00), PostgreSQL rounds them in the cast."""
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        return Decimal(str(value)).quantize(Decimal(1).scaleb(-self.decimal_places))
+
+
+def typed(f, expression):
+    """``expression`` as the field's type: numbers with the field's decimal places (money reads ``21.00``
+    on every database), whole numbers as integers."""
+    if f.type in (FieldType.DECIMAL, FieldType.MONEY):
+        return Cast(expression, Decimals(max_digits=f.max_digits, decimal_places=f.decimal_places))
+    if f.type is FieldType.INTEGER:
+        return Cast(expression, models.BigIntegerField())
+    return expression
 
 
 class ComputedValue:
@@ -52,7 +76,7 @@ class ComputedValue:
 def refresh(obj):
     """Compute ``obj``'s computed fields again (after a write changed what they read)."""
     model = type(obj)
-    names = [name for name, _ in getattr(model, "_computed", ())]
+    names = [f.name for f, _ in getattr(model, "_computed", ())]
     if names and obj.pk is not None:
         values = model._default_manager.filter(pk=obj.pk).values(*names).first() or {}
         obj.__dict__.update(values)
