@@ -132,8 +132,20 @@ def prepare(ctx):
         setattr(ctx.obj, f.name, sequences.take(ctx.entity.name, f.name, f.sequence, ctx.env.today))
 
 
-def applies(rule, ctx):
-    return ctx.action in rule.on or (ctx.action == "transition" and "update" in rule.on)
+def applies(rule, expr, ctx):
+    """Whether the write is one the rule is about: a create, or a change (an update or a transition)
+    of a field the rule reads. A change elsewhere cannot make the rule false, and a row stored before
+    the rule existed can still be cancelled or corrected."""
+    if ctx.action == "create":
+        return "create" in rule.on
+    if "update" not in rule.on:
+        return False
+    return bool(reads(expr) & ctx.changed)
+
+
+def reads(expr):
+    """Every name along the paths ``expr`` reads (a field of this row, or of related rows of this entity)."""
+    return {part for path in expr.paths for part in path.split(".")}
 
 
 def validate(ctx):
@@ -143,7 +155,7 @@ def validate(ctx):
     if rules.local:
         row = own_values(ctx)
         raise_for(ctx.built, [rule for rule, expr in rules.local
-                              if applies(rule, ctx) and not expr.evaluate(ctx.env, row, ctx.old)])
+                              if applies(rule, expr, ctx) and not expr.evaluate(ctx.env, row, ctx.old)])
 
 
 def lock(ctx):
@@ -168,7 +180,7 @@ def check(ctx):
     rules = rules_of(ctx.built, ctx.entity)
     failed = []
     for rule, expr in rules.stored:
-        if not applies(rule, ctx):
+        if not applies(rule, expr, ctx):
             continue
         if expr.sql_able:
             ok = expr.holds(ctx.env, ctx.model, ctx.obj.pk)
