@@ -22,6 +22,7 @@ from .spec import USER
 from .validate import suggest
 
 RELATIVE = re.compile(r"^\$(today|now)([+-]\d+)?([dh])?$")
+TRANSITIONS = "_transitions"  # a row key: the workflow transitions to walk, after its creation, to its state
 TOP_KEYS = ("users", "records")
 USER_KEYS = ("username", "password", "first_name", "last_name", "email", "roles", "superuser")
 TEXT_USER_KEYS = ("username", "password", "first_name", "last_name", "email")
@@ -192,8 +193,11 @@ class DataChecker:
         if not self.expect(row, dict, path, "a mapping of field to value"):
             return None
         made, ok = {}, True
+        states = {wf.field: wf for wf in self.spec.workflows if wf.entity == entity.name}
         for name, value in row.items():
             fpath = (*path, name)
+            if name == TRANSITIONS:
+                continue
             f = entity.field(name)
             if f is None:
                 self.add("E202", f"'{path_text(fpath)}' refers to unknown field '{name}' of '{entity.name}'"
@@ -201,10 +205,24 @@ class DataChecker:
                          f"fields of {entity.name}: {', '.join(entity.field_names)}", key=True)
                 ok = False
                 continue
+            if name in states:
+                self.add("E320", f"'{path_text(fpath)}' sets the state of workflow '{states[name].name}'; a row "
+                         "starts in the initial state and reaches others through transitions", fpath,
+                         self.route_hint(states[name], value), key=True)
+                ok = False
+                continue
             found, good = self.value(f, value, fpath)
             made[name] = found
             ok = ok and good
+        reached = self.walk(entity, states, row.get(TRANSITIONS), (*path, TRANSITIONS)) if states or \
+            TRANSITIONS in row else {}
+        if reached is None:
+            ok = False
+        else:
+            made.update(reached)
         for f in entity.fields:
+            if f.name in states:
+                continue
             if f.name not in row and f.required and not f.has_default and f.type not in (FieldType.BOOLEAN,
                                                                                           FieldType.REFS):
                 self.add("E224", f"'{path_text(path)}' has no '{f.name}', a required field of '{entity.name}'",
@@ -213,6 +231,46 @@ class DataChecker:
             elif f.name not in row:
                 made[f.name] = self.comparable(f, f.default) if f.has_default else None
         return made if ok and self.unique(entity, made, path) else None
+
+    def walk(self, entity, states, names, path):
+        """Replay ``_transitions`` from each workflow's initial state; return {state field: state reached},
+        or None (reported) when a step names no transition or does not start from the state reached."""
+        reached = {field: wf.initial for field, wf in states.items()}
+        if names is None:
+            return reached
+        if not self.expect(names, list, path, "a list of transition names, e.g. [accept, deliver]"):
+            return None
+        found = {t.name: (wf, t) for wf in states.values() for t in wf.transitions}
+        for i, name in enumerate(names):
+            if name not in found:
+                known = ", ".join(found) or f"none ('{entity.name}' has no workflow)"
+                self.add("E321", f"'{path_text((*path, i))}' names {name!r}, which is not a transition of "
+                         f"'{entity.name}'{suggest(str(name), found)}", (*path, i), f"transitions: {known}")
+                return None
+            wf, t = found[name]
+            if reached[wf.field] not in t.sources:
+                self.add("E322", f"'{path_text((*path, i))}': '{name}' goes from {', '.join(t.sources)}, but the row "
+                         f"is '{reached[wf.field]}' by then", (*path, i), "list the transitions in the order they "
+                         f"happen, starting from '{wf.initial}'")
+                return None
+            reached[wf.field] = t.target
+        return reached
+
+    @staticmethod
+    def route_hint(wf, state):
+        """The hint of E320: the shortest ``_transitions`` list from the initial state to ``state``."""
+        routes, queue = {wf.initial: []}, [wf.initial]
+        while queue:
+            current = queue.pop(0)
+            for t in wf.transitions:
+                if current in t.sources and t.target not in routes:
+                    routes[t.target] = [*routes[current], t.name]
+                    queue.append(t.target)
+        if state == wf.initial:
+            return f"leave it out: rows start as '{wf.initial}'"
+        if state in routes:
+            return f"write '{TRANSITIONS}: [{', '.join(routes[state])}]' instead"
+        return f"no transitions lead from '{wf.initial}' to {state!r}"
 
     def unique(self, entity, made, path):
         """Report a row that repeats the value of a unique field, or of a unique index, of an earlier row."""

@@ -61,6 +61,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E223": (ERROR, "demo data names an unknown user"),
     "E224": (ERROR, "demo row lacks a required field"),
     "E225": (ERROR, "demo rows repeat a unique value"),
+    # The write path: demo data reaches workflow states through transitions
+    "E320": (ERROR, "demo row writes a workflow's state field"),
+    "E321": (ERROR, "demo _transitions names no transition of the entity"),
+    "E322": (ERROR, "demo _transitions step does not start from the state reached"),
     "E260": (ERROR, "nulls_distinct on an index that is not unique"),
     # Rules, computed fields, numbering and defaults (engine/rules)
     "E330": (ERROR, "rule name used twice in one entity"),
@@ -71,6 +75,16 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E335": (ERROR, "numbering pattern that cannot be used"),
     "E336": (ERROR, "numbered field with an option it cannot have, or too short for its pattern"),
     "E337": (ERROR, "default_expr together with another default"),
+    # Expressions (scopes, filters, state-dependent rights, ref choices, guards, rules, computed values)
+    "E300": (ERROR, "expression cannot be read"),
+    "E301": (ERROR, "unknown name in an expression"),
+    "E302": (ERROR, "unknown field or path in an expression"),
+    "E303": (ERROR, "unknown function or role, or wrong arguments, in an expression"),
+    "E304": (ERROR, "type mismatch in an expression"),
+    "E305": (ERROR, "construct not allowed in this expression"),
+    "E306": (ERROR, "expression too long, too deep or too large"),
+    "E307": (ERROR, "literal that cannot be used in an expression"),
+    "E308": (ERROR, "role 'when' names an action the role cannot do"),
     "W001": (WARNING, "empty file"),
     "W002": (WARNING, "label missing for a language"),
     "W003": (WARNING, "decimal wider than SQLite keeps"),

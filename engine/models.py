@@ -1,9 +1,11 @@
-"""The engine's own tables: applied versions of the solution."""
+"""The engine's own tables: applied versions of the solution, webhook deliveries, the audit trail."""
 import hashlib
 import json
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 
 
 def digest_sources(sources):
@@ -78,6 +80,56 @@ class UserPreference(models.Model):
 
     def __str__(self):
         return f"preferences of {self.user}"
+
+
+class AuditRecord(models.Model):
+    """One write to a row of the solution: who, when, what changed; written in the write's transaction."""
+
+    entity = models.CharField(max_length=100)
+    object_id = models.BigIntegerField()
+    action = models.CharField(max_length=20, help_text="create, update, delete or transition")
+    transition = models.CharField(max_length=100, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", help_text="Empty: the engine itself (timers, imports).")
+    actor_label = models.CharField(max_length=150, blank=True)
+    source = models.CharField(max_length=20, blank=True, help_text="api, page, admin, import or system")
+    at = models.DateTimeField(default=timezone.now)
+    from_state = models.CharField(max_length=100, blank=True)
+    to_state = models.CharField(max_length=100, blank=True)
+    changes = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder,
+                               help_text="{field: [old, new]} of the fields the write changed.")
+    details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["entity", "object_id", "at"])]
+
+    def __str__(self):
+        return f"{self.action} {self.entity}#{self.object_id} by {self.actor_label or 'system'}"
+
+
+class Outbox(models.Model):
+    """Something to send because of a write (a notification), stored with the write; ``key`` makes it once."""
+
+    PENDING, DONE, FAILED = "pending", "done", "failed"
+    STATUSES = [(PENDING, "pending"), (DONE, "done"), (FAILED, "failed")]
+
+    kind = models.CharField(max_length=30, help_text="notify, ...")
+    entity = models.CharField(max_length=100)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    payload = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    key = models.CharField(max_length=255, unique=True, help_text="Idempotency key: one row per event.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self):
+        return f"{self.kind} {self.entity}#{self.object_id} ({self.status})"
 
 
 class Sequence(models.Model):

@@ -187,11 +187,18 @@ def expected(built, role, entity, action, user, rows):
 UPLOADS = (FieldType.IMAGE, FieldType.FILE)
 
 
+def state_fields(built, entity):
+    """The fields of ``entity`` that a workflow owns: create sets them, transitions change them."""
+    return {wf.field for wf in built.spec.workflows if wf.entity == entity.name}
+
+
 def change(built, entity, row, names):
-    """(field, new value) for the first plain field of ``names`` whose sample differs from ``row``'s value."""
+    """(field, new value) for the first plain field of ``names`` whose sample differs from ``row``'s value
+    (never a workflow's state field, which only transitions write)."""
     for name in names:
         f = entity.field(name)
-        if f.type in UPLOADS or f.type in (FieldType.REF, FieldType.REFS) or f.unique:
+        if f.type in UPLOADS or f.type in (FieldType.REF, FieldType.REFS) or f.unique or \
+                name in state_fields(built, entity):
             continue
         for variant in (1, 0):
             value = sample(f, variant)
@@ -205,7 +212,7 @@ def create_body(built, entity, user, editable):
     body = {}
     for name in editable:
         f = entity.field(name)
-        if f.type in UPLOADS:
+        if f.type in UPLOADS or name in state_fields(built, entity):
             continue
         if f.type in (FieldType.REF, FieldType.REFS):
             if f.to == USER:

@@ -8,6 +8,7 @@ from rest_framework import exceptions
 from rest_framework.fields import get_error_detail
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from ..writes import DomainError
 from .parsers import TooLarge, TooManyFields
 
 
@@ -42,6 +43,40 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class Refused(exceptions.APIException):
+    """A write refused because of the row as it is now: its state, a guard, a concurrent change (HTTP 409)."""
+
+    status_code = 409
+    default_detail = "This was refused."
+    default_code = "refused"
+
+
+def domain_error(exc, view):
+    """The DRF exception of a write's domain error: 409 with a message, or 400 with field errors.
+
+    Field errors name only fields the caller sees (others join ``non_field_errors``); errors from
+    Django's validation of the row keep the API's own wording of unique conflicts.
+    """
+    if exc.status_code == 409:
+        return Refused(exc.message, code=exc.code)
+    access, entity = getattr(view, "access", None), getattr(view, "entity_name", None)
+    if access is None or entity is None:
+        return exceptions.ValidationError({"non_field_errors": [exc.message]}, code=exc.code)
+    sent = set(view.request.data) if hasattr(view.request.data, "keys") else set()
+    if getattr(exc.source, "error_dict", None):
+        from ..build.api import unique_errors
+
+        return exceptions.ValidationError(unique_errors(exc.source, view.api.model, access, sent))
+    visible = set(access.visible_fields(entity))
+    errors = {}
+    for name, messages in exc.fields.items():
+        key = name if name in visible else "non_field_errors"
+        errors.setdefault(key, []).extend(exceptions.ErrorDetail(str(m), code=m.code) for m in messages)
+    if exc.general or not errors:
+        errors.setdefault("non_field_errors", []).insert(0, exceptions.ErrorDetail(exc.message, code=exc.code))
+    return exceptions.ValidationError(errors)
+
+
 def _in_use_message(exc):
     blockers = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
     kinds = sorted({str(obj._meta.verbose_name_plural) for obj in blockers})
@@ -50,7 +85,9 @@ def _in_use_message(exc):
 
 def exception_handler(exc, context):
     """DRF's handler, with Django validation errors as 400s and every error in the same shape."""
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, DomainError):
+        exc = domain_error(exc, context.get("view"))
+    elif isinstance(exc, DjangoValidationError):
         detail = get_error_detail(exc)
         exc = exceptions.ValidationError(detail if isinstance(detail, dict) else {"non_field_errors": detail})
     elif isinstance(exc, (ProtectedError, RestrictedError)):

@@ -3,28 +3,50 @@ root, token authentication and the schema."""
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
-from django.db import IntegrityError, transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from knox.models import AuthToken
 from rest_framework import exceptions, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ErrorDetail, NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from .. import webhooks, workflow
+from .. import writes
 from ..access import access_for
 from ..accounts import twofactor
 from ..accounts.throttling import ScopedRateThrottle
 from ..spec import ACTIONS as ENTITY_ACTIONS
-from .errors import Conflict
 from .filters import FilterBackend, OrderingFilter, SearchFilter
 
 # viewset action -> policy action
 ACTIONS = {"list": "list", "retrieve": "view", "create": "create", "update": "update",
-           "partial_update": "update", "destroy": "delete"}
+           "partial_update": "update", "destroy": "delete", "history": "view"}
+
+
+class HistorySerializer(serializers.Serializer):
+    """One audit record of a row, as the caller may see it."""
+
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    action = serializers.ChoiceField(["create", "update", "delete", "transition"])
+    transition = serializers.CharField(allow_null=True)
+    actor = serializers.CharField(allow_null=True, help_text="The username, or 'system' for timers and imports.")
+    source = serializers.CharField(allow_null=True, help_text="api, page, admin, import or system")
+    from_state = serializers.CharField(allow_null=True)
+    to_state = serializers.CharField(allow_null=True)
+    changes = serializers.DictField(child=serializers.ListField(), help_text="{field: [old, new]}; fields the "
+                                    "caller may not see are left out.")
+    details = serializers.DictField()
+
+
+class HistoryPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)  # noqa: A003
+    previous = serializers.URLField(allow_null=True)
+    results = HistorySerializer(many=True)
 
 
 class EntityViewSet(viewsets.ModelViewSet):
@@ -63,7 +85,7 @@ class EntityViewSet(viewsets.ModelViewSet):
         if self.fake and not self.everything:
             # Writing a caller's schema: an operation is listed only if the caller may run it on some row.
             action, transition = self.policy_action, (self.action or "").startswith("transition_")
-            allowed = (workflow.allowed(self.access, self.entity_name, action) if transition
+            allowed = (writes.allowed(self.access, self.entity_name, action) if transition
                        else self.access.can(self.entity_name, action))
             if not allowed:
                 raise exceptions.PermissionDenied()
@@ -124,27 +146,30 @@ class EntityViewSet(viewsets.ModelViewSet):
     def ordering_fields(self):
         return ["id", *self.api.orderable(self.visible())]
 
+    # Every write goes through ``engine.writes``; its domain errors become 400/409 in ``errors.exception_handler``.
+
     def perform_create(self, serializer):
-        self.save(serializer, "create", **self.access.resolved_forced(self.entity_name))
+        serializer.instance = writes.create(self.access, self.entity_name, dict(serializer.validated_data),
+                                            source="api")
 
     def perform_update(self, serializer):
-        self.save(serializer, "update")
-
-    def save(self, serializer, event, **forced):
-        """Save in a savepoint; a row written meanwhile by another request is a 400 or 409, not a 500."""
-        try:
-            with transaction.atomic():
-                obj = serializer.save(**forced)
-                webhooks.emit(self.built, self.entity_name, event, obj)
-        except IntegrityError:
-            # The checks passed before the insert: check again now that the other row is committed.
-            serializer.check_unique(serializer.validated_data)
-            raise Conflict() from None
+        writes.update(self.access, self.entity_name, serializer.instance, dict(serializer.validated_data),
+                      source="api")
 
     def perform_destroy(self, instance):
-        with transaction.atomic():
-            webhooks.emit(self.built, self.entity_name, "delete", instance)
-            instance.delete()
+        writes.delete(self.access, self.entity_name, instance, source="api")
+
+    @extend_schema(responses=HistoryPageSerializer, filters=False)
+    @action(detail=True, methods=["get"], url_path="history", filter_backends=[])
+    def history(self, request, pk=None):
+        """The row's audit trail, oldest first: who changed what and when, transitions with their states.
+
+        Changes to fields the caller may not see are left out.
+        """
+        obj = self.get_object()
+        page = self.paginate_queryset(writes.history(self.access, self.entity_name, obj.pk))
+        return self.get_paginated_response(
+            HistorySerializer([writes.redact(self.access, self.entity_name, item) for item in page], many=True).data)
 
 
 class ApiRoot(APIView):
@@ -285,8 +310,8 @@ def abilities(access):
     for entity in access.policy.built.spec.entities:
         name = entity.name
         actions = [a for a in ENTITY_ACTIONS if access.can(name, a)]
-        actions += [t for t in workflow.transitions_of(access.policy.built.spec, name)
-                    if workflow.allowed(access, name, t)]
+        actions += [t for t in writes.transitions_of(access.policy.built.spec, name)
+                    if writes.allowed(access, name, t)]
         found.append((name, tuple(actions), access.visible_fields(name), access.editable_fields(name, "create"),
                       access.editable_fields(name, "update")))
     return tuple(found)

@@ -2,7 +2,9 @@
 
 Staff see in the admin exactly what their roles allow elsewhere: the rows of their scope, the
 actions of their roles, their visible fields (others are not shown) and editable fields (the rest
-read-only); values forced on create are set by the server.
+read-only); values forced on create are set by the server. Every save and delete goes through
+``engine.writes``: the same validation, rules, audit and webhooks as pages and API; the workflow's
+state is read-only here (transitions change it), and a refusal is shown on the form or as a message.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.utils.translation import gettext as _
 
-from .. import webhooks
+from .. import writes
 from ..access import access_for
 from ..display import Refs
 from ..fieldtypes import FieldType
@@ -54,19 +56,23 @@ class PolicyAdmin(admin.ModelAdmin):
     form = CabinetModelForm
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        """The admin form; on create the forced values join the row before validation (unique indexes)."""
+        """The admin form: forced values join a new row before validation (unique indexes), a posted
+        state is refused, and a refusal of the write path (``changeform_view``) shows on the form."""
         form_class = super().get_form(request, obj, change=change, **kwargs)
-        if change:
-            return form_class
-        forced = self.access(request).resolved_forced
+        access = self.access(request)
+        states = frozenset(writes.state_fields(self.built.spec, self.entity_name))
 
-        class ForcedForm(form_class):
+        class PolicyForm(form_class):
             def full_clean(self):
-                if self.is_bound:
-                    self.force(forced(self._meta.model.spec.name))
+                if self.is_bound and not change:
+                    self.force(access.resolved_forced(self._meta.model.spec.name))
                 super().full_clean()
+                refusal = getattr(request, "_cabinet_refusal", None)
+                if self.is_bound and refusal is not None:
+                    self.refuse(refusal)
 
-        return ForcedForm
+        PolicyForm.states = states
+        return PolicyForm
 
     def access(self, request):
         return access_for(request, self.built)
@@ -101,6 +107,7 @@ class PolicyAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         access = self.access(request)
         editable = set(access.editable_fields(self.entity_name, "create" if obj is None else "update"))
+        editable -= set(writes.state_fields(self.built.spec, self.entity_name))  # transitions change the state
         names = [name for name in access.visible_fields(self.entity_name) if name not in editable]
         return names + [self.ref_readonly[name] for name in names if name in self.ref_readonly]
 
@@ -128,7 +135,11 @@ class PolicyAdmin(admin.ModelAdmin):
         """The changelist; a NUL byte in any parameter is a 400 (PostgreSQL refuses NUL in strings)."""
         if any(NUL in key or NUL in value for key, values in request.GET.lists() for value in values):
             return HttpResponseBadRequest("A query parameter contains a NUL character.")
-        return super().changelist_view(request, extra_context)
+        try:
+            return super().changelist_view(request, extra_context)
+        except writes.DomainError as refusal:  # a bulk action the write path refused: nothing was changed
+            messages.error(request, _("Nothing was changed: %(reason)s") % {"reason": refusal.message})
+            return HttpResponseRedirect(request.get_full_path())
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         """The add and change forms; a write that collides with one saved meanwhile is a message, not a 500.
@@ -138,8 +149,25 @@ class PolicyAdmin(admin.ModelAdmin):
         """
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
+        except writes.RuleViolation as refusal:
+            # Rolled back; the same post is shown again with the refusal on its fields (see get_form).
+            request._cabinet_refusal = refusal
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except writes.DomainError as refusal:
+            text = refusal.message if refusal.code != "conflict" else _(
+                "A row with these values already exists; it was saved in the meantime.")
+            messages.error(request, text)
+            return HttpResponseRedirect(request.get_full_path())
         except IntegrityError:
             messages.error(request, _("A row with these values already exists; it was saved in the meantime."))
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """The delete confirmation; a delete the write path refuses is a message on the row's page."""
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except writes.DomainError as refusal:
+            messages.error(request, _("Not deleted: %(reason)s") % {"reason": refusal.message})
             return HttpResponseRedirect(request.get_full_path())
 
     def get_list_display(self, request):
@@ -184,23 +212,32 @@ class PolicyAdmin(admin.ModelAdmin):
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            for name, value in self.access(request).resolved_forced(self.entity_name).items():
-                setattr(obj, name, value)
-        super().save_model(request, obj, form, change)
-        webhooks.emit(self.built, self.entity_name, "update" if change else "create", obj)
+        """Write through ``engine.writes``; the admin keeps working with ``obj``, now the stored row."""
+        access, data = self.access(request), form.write_data()
+        if change:
+            writes.update(access, self.entity_name, obj, data, source="admin")
+            return
+        created = writes.create(access, self.entity_name, data, source="admin")
+        for f in obj._meta.concrete_fields:
+            setattr(obj, f.attname, getattr(created, f.attname))
+        obj._state.adding, obj._state.db = False, created._state.db
+
+    def save_related(self, request, form, formsets, change):
+        """Many refs were written with the row (``save_model``); only inline formsets remain."""
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def delete_model(self, request, obj):
-        webhooks.emit(self.built, self.entity_name, "delete", obj)
-        super().delete_model(request, obj)
+        writes.delete(self.access(request), self.entity_name, obj, source="admin")
 
     def delete_queryset(self, request, queryset):
-        """'Delete selected' deletes only the selected rows the user may delete (the list scope can be wider)."""
-        deletable = queryset.filter(pk__in=self.access(request).queryset(self.entity_name, "delete").values("pk"))
+        """'Delete selected' deletes only the selected rows the user may delete (the list scope can be wider),
+        each through the write path, all or none."""
+        access = self.access(request)
+        deletable = queryset.filter(pk__in=access.queryset(self.entity_name, "delete").values("pk"))
         with transaction.atomic():
             for obj in deletable:
-                webhooks.emit(self.built, self.entity_name, "delete", obj)
-            deletable.delete()
+                writes.delete(access, self.entity_name, obj, source="admin")
 
 
 def model_admin_for(built, entity):

@@ -27,7 +27,7 @@ from ..api.filters import FilterSet
 from ..api.views import ApiRoot, DocsView, EntityViewSet, ObtainToken, SchemaView, TokenDetail, Tokens
 from ..fieldtypes import FieldType
 from ..spec import USER
-from ..workflow import fire, transitions_of
+from ..writes import state_error, state_fields, transition, transitions_of
 from .models import translated
 
 RANGE = ["exact", "gt", "gte", "lt", "lte", "in"]
@@ -46,16 +46,21 @@ class ScopedSerializer(serializers.ModelSerializer):
     """A ModelSerializer whose writable relations accept only rows the caller may see."""
 
     expansions = {}  # ref name -> nested serializer class, applied to the output only
+    checks_input = True  # False for a transition's fields to fill, which its own rule allows
 
     def to_internal_value(self, data):
         """Validate ``data``, refusing keys the caller may not write (read-only, hidden or unknown)."""
         access = self.context.get("access")
         errors = {}
-        if access is not None and isinstance(data, Mapping):
+        if access is not None and isinstance(data, Mapping) and self.checks_input:
             keys = [key for key in data if not (key in FORM_KEYS and isinstance(data, QueryDict))]
             action = "create" if self.instance is None else "update"
+            entity = self.Meta.model.spec.name
             errors = {key: [serializers.ErrorDetail(e.message, code=e.code) for e in found]
-                      for key, found in access.input_errors(self.Meta.model.spec.name, keys, action).items()}
+                      for key, found in access.input_errors(entity, keys, action).items()}
+            states = state_fields(access.policy.built.spec, entity).keys() & set(access.visible_fields(entity))
+            for key in states & set(keys):
+                errors[key] = [serializers.ErrorDetail(str(m), code=m.code) for m in state_error(key).fields[key]]
         try:
             value = super().to_internal_value(data)
         except ValidationError as exc:
@@ -148,6 +153,7 @@ class EntityApi:
         self.built = built
         self.spec = spec
         self.model = built.models[spec.name]
+        self.states = frozenset(state_fields(built.spec, spec.name))
         self.cache = {}
 
     def describe(self, name):
@@ -166,12 +172,20 @@ class EntityApi:
         """
         key = ("serializer", tuple(visible), tuple(editable), expand, purpose)
         if key not in self.cache:
+            if purpose == "Transition":
+                self.cache[key] = type(f"{self.spec.class_name}{purpose}Serializer", (ScopedSerializer,), {
+                    "checks_input": False,
+                    "Meta": type("Meta", (), {"model": self.model, "fields": list(editable),
+                                              "extra_kwargs": {n: {"help_text": self.describe(n)} for n in editable}}),
+                })
+                return self.cache[key]
             nested = {name: self.built.api.entity(target).serializer(target_visible, ())
                       for name, target, target_visible in expand}
             meta = type("Meta", (), {
                 "model": self.model,
                 "fields": ["id", *visible],
-                "read_only_fields": [n for n in visible if n not in editable],
+                # The workflow's state changes only through transitions (POST /<id>/<transition>/).
+                "read_only_fields": [n for n in visible if n not in editable or n in self.states],
                 "extra_kwargs": {n: {"help_text": self.describe(n)} for n in visible},
             })
             name = f"{self.spec.class_name}{purpose}Serializer"
@@ -245,16 +259,39 @@ class EntityApi:
 
 
 def _transition_action(name, api):
+    _wf, spec = transitions_of(api.built.spec, api.spec.name)[name]
+    fillable = tuple(getattr(spec, "fields", ()) or ())
+
     def handler(self, request, pk=None):
         obj = self.get_object()
-        fire(self.access, self.entity_name, obj, name)
+        transition(self.access, self.entity_name, obj, name, transition_input(self, obj, fillable), source="api")
         return Response(self.get_serializer(obj).data)
 
     handler.__name__ = f"transition_{name}"
     handler.__doc__ = f"Fire the workflow transition '{name}' on one {api.spec.name}."
     # The response is the caller's own view of the row (get_serializer_class), as in the other operations.
-    handler = extend_schema(request=None, tags=[str(api.spec.plural.get(api.built.spec.default_language))])(handler)
+    request = api.serializer(fillable, fillable, (), "Transition") if fillable else None
+    handler = extend_schema(request=request, tags=[str(api.spec.plural.get(api.built.spec.default_language))])(handler)
     return action(detail=True, methods=["post"], url_path=name, url_name=name)(handler)
+
+
+def transition_input(view, obj, fillable):
+    """The values of the fields a transition fills, validated like any input; any other key is a 400."""
+    data = view.request.data
+    if not isinstance(data, Mapping):
+        raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: ["Send the fields to fill as an object."]})
+    keys = [key for key in data if not (key in FORM_KEYS and isinstance(data, QueryDict))]
+    hint = ", ".join(fillable) or "none"
+    unknown = {key: [serializers.ErrorDetail(f"This transition does not fill this field; it fills: {hint}.",
+                                             code="unknown")] for key in keys if key not in fillable}
+    if unknown:
+        raise ValidationError(unknown)
+    if not keys:
+        return {}
+    serializer = view.api.serializer(fillable, fillable, (), "Transition")(
+        obj, data=data, partial=True, context=view.get_serializer_context())
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
 
 
 class BuiltApi:

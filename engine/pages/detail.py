@@ -1,13 +1,20 @@
-"""Detail pages: a row's fields in sections, its related rows, workflow buttons and the edit link."""
+"""Detail pages: a row's fields in sections, its related rows, workflow buttons, the edit link and
+the row's history (a timeline of its audit records, as the reader may see them)."""
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
+from .. import writes
 from ..display import display, row_title
 from ..fieldtypes import FieldType
-from ..workflow import allowed as transition_allowed
-from ..workflow import transitions_of
+from ..writes import allowed as transition_allowed
+from ..writes import transitions_of
 from .base import CabinetView, label, render
+
+TIMELINE_SIZE = 20  # the most recent records; the API serves the whole history
+NO_VALUES = {FieldType.REF, FieldType.REFS, FieldType.JSON, FieldType.TEXT, FieldType.MARKDOWN, FieldType.IMAGE,
+             FieldType.FILE}  # named in the timeline, their values not shown
 
 
 class DetailPage(CabinetView):
@@ -52,5 +59,35 @@ class DetailPage(CabinetView):
         title = row_title(obj, entity, visible, currency, shown)
         context = self.context(page, entity=entity, obj=obj, title=title, groups=groups, related=related,
                                actions=actions, edit_url=reverse("page-edit", args=[page.name, obj.pk])
-                               if can_edit else None)
+                               if can_edit else None, timeline=self.timeline(entity, obj))
         return render(self.request, self.built, "detail.html", context, status=status)
+
+    def timeline(self, entity, obj):
+        """The row's latest audit records, newest first: who, when, from -> to, which fields (one query)."""
+        spec, access = self.built.spec, self.access
+        states = {s.name: label(s.label, self.built) for wf in writes.workflows_of(spec, entity.name)
+                  for s in wf.states}
+        found = transitions_of(spec, entity.name)
+        entries = []
+        for item in writes.history(access, entity.name, obj.pk).reverse()[:TIMELINE_SIZE]:
+            seen = writes.redact(access, entity.name, item)
+            if seen["transition"] in found:
+                what = label(found[seen["transition"]][1].label, self.built)
+            else:
+                what = {"create": _("Created"), "update": _("Changed"), "delete": _("Deleted")}.get(
+                    seen["action"], seen["transition"] or seen["action"])
+            changes = []
+            for name, (old, new) in seen["changes"].items():
+                f = entity.field(name)
+                if f is None or (seen["from_state"] and name in writes.state_fields(spec, entity.name)):
+                    continue
+                plain = f.type in NO_VALUES
+                changes.append({"field": label(f.label, self.built), "old": None if plain else old,
+                                "new": None if plain else new, "values": not plain and seen["action"] != "create"})
+            entries.append({
+                "what": what, "at": seen["at"],
+                "who": _("system") if seen["actor"] in (None, "system") else seen["actor"],
+                "from": states.get(seen["from_state"], seen["from_state"]),
+                "to": states.get(seen["to_state"], seen["to_state"]), "changes": changes,
+            })
+        return entries

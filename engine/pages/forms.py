@@ -1,15 +1,18 @@
-"""Form pages: create or edit a row with the entity's rules, offering only rows in scope."""
+"""Form pages: create or edit a row with the entity's rules, offering only rows in scope.
+
+The form validates what the user typed; the write itself goes through ``engine.writes``, whose
+refusals come back as the form's own errors (or a message, for a row that changed meanwhile).
+"""
 from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
-from .. import webhooks
+from .. import writes
 from ..display import row_title
 from .base import CabinetView, html5_widget, label, render
 
@@ -23,6 +26,7 @@ class CabinetModelForm(forms.ModelForm):
     """
 
     forced = frozenset()
+    states = frozenset()  # the workflow's state fields: never on the form, and a posted value is refused
 
     def force(self, values):
         """Set ``values`` ({field: model value}) on the row before validation."""
@@ -32,6 +36,30 @@ class CabinetModelForm(forms.ModelForm):
 
     def _get_validation_exclusions(self):
         return super()._get_validation_exclusions() - self.forced
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.states:
+            posted = self.data.get(name) if hasattr(self.data, "get") else None
+            if posted is not None and str(posted) != str(getattr(self.instance, name, "")):
+                error = writes.state_error(name)
+                self.add_error(None, ValidationError(str(error.fields[name][0]), code=error.code))
+        return cleaned
+
+    def write_data(self):
+        """The values to write: the form's fields as validation put them on the row (defaults kept for
+        fields a browser does not post), many refs as chosen."""
+        many = {f.name for f in self.instance._meta.many_to_many}
+        return {name: self.cleaned_data[name] if name in many else getattr(self.instance, name)
+                for name in self.fields if name in self.cleaned_data}
+
+    def refuse(self, error):
+        """Show a domain error of the write on the form: on its fields when shown, else on the form."""
+        for name, found in error.fields.items():
+            for message in found:
+                self.add_error(name if name in self.fields else None, ValidationError(str(message), code=message.code))
+        if error.general or not error.fields:
+            self.add_error(None, ValidationError(error.message, code=error.code))
 
     def _update_errors(self, errors):
         # An error on a field the form does not show (a forced one) belongs to the form as a whole.
@@ -55,12 +83,14 @@ class FormView(CabinetView):
         obj = access.get(entity.name, pk, "update") if pk else None
         if obj is None:
             access.require(entity.name, "create")
-        editable = access.editable_fields(entity.name, action)
+        states = frozenset(writes.state_fields(self.built.spec, entity.name))
+        editable = [n for n in access.editable_fields(entity.name, action) if n not in states]
         names = [n for n in (page.fields if page.kind == "form" and page.fields else editable) if n in editable]
         if not names:
             raise Http404
         form_class = forms.modelform_factory(self.built.model(entity.name), form=CabinetModelForm, fields=names,
                                              formfield_callback=html5_widget)
+        form_class.states = states
         return page, entity, obj, form_class, action
 
     def scoped(self, form):
@@ -82,12 +112,18 @@ class FormView(CabinetView):
         if not form.is_valid():
             return self.show(spec, entity, obj, form, status=400)
         try:
-            with transaction.atomic():  # a savepoint: the request's transaction survives a refused insert
-                row = form.save()
-                webhooks.emit(self.built, entity.name, action, row)
-        except IntegrityError:
-            # Another request stored the same unique values between validation and this write.
-            form.add_error(None, _("A row with these values already exists; it was saved in the meantime."))
+            if action == "create":
+                row = writes.create(self.access, entity.name, form.write_data(), source="page")
+            else:
+                row = writes.update(self.access, entity.name, obj, form.write_data(), source="page")
+        except writes.StateConflict as conflict:
+            if conflict.code == "conflict":  # the database refused a row saved meanwhile with the same values
+                form.add_error(None, _("A row with these values already exists; it was saved in the meantime."))
+                return self.show(spec, entity, obj, form, status=400)
+            messages.error(request, _("This was not saved: %(reason)s") % {"reason": conflict.message})
+            return self.show(spec, entity, obj, form, status=409)
+        except writes.DomainError as refusal:
+            form.refuse(refusal)
             return self.show(spec, entity, obj, form, status=400)
         messages.success(request, _("Saved."))
         target = self.site.row_page(self.access, entity.name)

@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 
 from ..display import display
 from ..fieldtypes import FieldType
-from ..workflow import allowed as transition_allowed
-from ..workflow import transitions_of
+from ..writes import allowed as transition_allowed
+from ..writes import transitions_of
 from . import params
 from .base import CabinetView, label, render
 

@@ -261,3 +261,58 @@ def test_demo_rolls_back_when_the_database_refuses_a_row(schema, shop):
     with pytest.raises(DemoDataError, match=r"records\.line\[0\]: a reference does not pick exactly one row"):
         load_demo(built, result.data)
     assert built.model("line").objects.count() == 0
+
+
+# --- states are reached through transitions (the write path) -----------------------------------------------
+
+FLOW_SHOP = SHOP.replace("      at: datetime\n", "      at: datetime\n"
+                         "      state: {type: choice, choices: [open, packed, sent], default: open}\n") + """
+workflows:
+  line_flow:
+    entity: line
+    field: state
+    states: {open: {}, packed: {}, sent: {final: true}}
+    transitions:
+      pack: {from: open, to: packed}
+      send: {from: packed, to: sent}
+"""
+FLOW_ROWS = "records:\n  item:\n    - {name: pen}\n  line:\n"
+
+
+def flow_lines(rows):
+    return [str(p) for p in compile_sources({"solution.yaml": FLOW_SHOP}, {"data/demo.yaml": FLOW_ROWS + rows}).problems]
+
+
+def test_demo_rows_reach_states_through_transitions_not_the_state_field():
+    assert flow_lines("    - {item: {name: pen}, _transitions: [pack, send]}\n    - {item: {name: pen}}\n") == []
+    assert flow_lines("    - {item: {name: pen}, state: sent}\n") == [
+        "data/demo.yaml:5:27: cabinet.E320 'records.line[0].state' sets the state of workflow 'line_flow'; a row "
+        "starts in the initial state and reaches others through transitions (hint: write '_transitions: [pack, "
+        "send]' instead)"]
+    assert flow_lines("    - {item: {name: pen}, _transitions: [pakc]}\n") == [
+        "data/demo.yaml:5:42: cabinet.E321 'records.line[0]._transitions[0]' names 'pakc', which is not a "
+        "transition of 'line'; did you mean 'pack'? (hint: transitions: pack, send)"]
+    assert flow_lines("    - {item: {name: pen}, _transitions: [send]}\n") == [
+        "data/demo.yaml:5:42: cabinet.E322 'records.line[0]._transitions[0]': 'send' goes from packed, but the row "
+        "is 'open' by then (hint: list the transitions in the order they happen, starting from 'open')"]
+    assert [p.code for p in compile_with("records:\n  item:\n    - {name: a, _transitions: [x]}\n").problems] == [
+        "E321"]  # an entity without a workflow has no transitions
+
+
+def test_demo_walks_the_transitions_as_the_system(schema, tmp_path):
+    from engine.models import AuditRecord
+    from engine.registry import registry
+
+    folder = tmp_path / "flow"
+    (folder / "data").mkdir(parents=True)
+    (folder / "solution.yaml").write_text(FLOW_SHOP, encoding="utf-8")
+    (folder / "data" / "demo.yaml").write_text(FLOW_ROWS + "    - {item: {name: pen}, qty: 3, _transitions: [pack, "
+                                               "send]}\n", encoding="utf-8")
+    with override_settings(CABINET_SOLUTION=str(folder)):
+        call_command("demo", seed_only=True, stdout=io.StringIO(), stderr=io.StringIO())
+    line = registry.active.model("line").objects.get()
+    assert (line.qty, line.state) == (3, "sent")
+    trail = AuditRecord.objects.filter(entity="line", object_id=line.pk)
+    assert [(r.action, r.transition, r.from_state, r.to_state, r.actor_label, r.source) for r in trail] == [
+        ("create", "", "", "", "system", "import"), ("transition", "pack", "open", "packed", "system", "import"),
+        ("transition", "send", "packed", "sent", "system", "import")]
