@@ -19,6 +19,7 @@ class EngineConfig(AppConfig):
             versionbus,
         )
         from .access import grants_changed, memberships_changed
+        from .rules import runtime  # noqa: F401  (registers the rules' hooks of the write path)
 
         m2m_changed.connect(memberships_changed, sender=get_user_model().groups.through,
                             dispatch_uid="cabinet-memberships")

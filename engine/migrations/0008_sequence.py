@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('engine', '0005_solutionversion_engine_version'),
+        ('engine', '0006_audit_outbox'),
     ]
 
     operations = [

@@ -131,4 +131,4 @@ def test_pages_list_computed_columns_at_a_constant_query_count_and_forms_show_th
     assert 'name="seats"' in form and 'name="total"' not in form and 'name="number"' not in form
     started = excursion(built, starts_in=-dt.timedelta(hours=1))
     refused = client.post("/p/new_booking/new/", {"excursion": started.pk, "seats": 1})
-    assert refused.status_code == 200 and "This excursion has already started." in refused.content.decode()
+    assert refused.status_code == 400 and "This excursion has already started." in refused.content.decode()
