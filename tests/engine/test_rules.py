@@ -395,3 +395,18 @@ entities:
         ("E334", 13),  # a computed value that depends on the reader
         ("E337", 14),  # default and default_expr
     ]
+
+
+def test_demo_data_cannot_give_computed_or_numbered_values():
+    from engine.compiler import compile_sources
+    from tests.conftest import HEADER
+
+    compiled = compile_sources({"solution.yaml": HEADER + TOURS}, data={"data/demo.yaml": """
+records:
+  excursion:
+    - {name: Walk, starts_at: "2030-01-01T10:00:00Z", seats_left: 3}
+    - {name: Boat, starts_at: "2030-01-01T10:00:00Z"}
+  booking:
+    - {excursion: {name: Boat}, number: B-1}
+"""})
+    assert sorted((p.code, p.loc.line) for p in compiled.errors) == [("E221", 4), ("E221", 7)]
