@@ -410,3 +410,36 @@ records:
     - {excursion: {name: Boat}, number: B-1}
 """})
     assert sorted((p.code, p.loc.line) for p in compiled.errors) == [("E221", 4), ("E221", 7)]
+
+
+SLOTS = """
+entities:
+  slot:
+    title: starts
+    fields:
+      starts: {type: datetime, required: true}
+  appointment:
+    fields:
+      slot: {type: ref, to: slot, required: true}
+      status: {type: choice, choices: [booked, cancelled], default: booked}
+    rules:
+      - name: one_per_slot
+        when: "count(slot.appointment, status != 'cancelled') <= 1"
+        field: slot
+        message: {en: This slot is taken.}
+"""
+
+
+def test_one_appointment_per_slot_unless_cancelled(publish_yaml):
+    built, _ = publish_yaml(SLOTS)
+    me = system(built)
+    slot = writes.create(me, "slot", {"starts": timezone.now()}, source="system")
+    first = writes.create(me, "appointment", {"slot": slot}, source="api")
+    with pytest.raises(writes.RuleViolation) as caught:
+        writes.create(me, "appointment", {"slot": slot}, source="page")
+    assert caught.value.fields == {"slot": ["This slot is taken."]}
+    writes.update(me, "appointment", first, {"status": "cancelled"}, source="api")
+    second = writes.create(me, "appointment", {"slot": slot}, source="api")
+    with pytest.raises(writes.RuleViolation):  # re-booking the cancelled one would make two
+        writes.update(me, "appointment", first, {"status": "booked"}, source="admin")
+    assert second.pk != first.pk
