@@ -6,17 +6,14 @@ places that need a stored column, and cycles between computed fields.
 """
 from __future__ import annotations
 
+from ..expr import compile_expr
+from ..expr.checks import expression_problems
+from ..expr.types import field_type
 from ..loader import path_text
 from . import sequences
 
 # Options a computed field cannot have: its value comes from the expression alone.
 NOT_WITH_COMPUTED = ("required", "unique", "index", "default", "min", "max", "sequence", "default_expr")
-
-
-def field_type(f):
-    from ..expr.types import field_type
-
-    return field_type(f)
 
 
 def check_rules(checker):
@@ -38,9 +35,6 @@ class EntityRules:
 
     def expression(self, path, text, **kwargs):
         """Report the problems of an expression; return its ``Expr``, or None when it has problems."""
-        from ..expr import compile_expr
-        from ..expr.checks import expression_problems
-
         problems = expression_problems(self.checker.doc, path, text, spec=self.spec, entity=self.entity.name,
                                        **kwargs)
         self.checker.problems.extend(problems)
