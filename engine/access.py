@@ -412,10 +412,13 @@ class Access:
         return self._fields(entity, "view")
 
     def editable_fields(self, entity, action="update"):
-        """Field names the user may write; values forced on create are never editable."""
+        """Field names the user may write; values forced on create, computed values and sequence
+        numbers (the engine fills them) are never editable."""
         names = self._fields(entity, "edit", action)
         forced = {name for name, _ in self.forced(entity)} if action == "create" else set()
-        return tuple(n for n in names if n not in forced)
+        spec = self.entity(entity).entity
+        filled = {f.name for f in spec.fields if not f.stored or f.sequence is not None}
+        return tuple(n for n in names if n not in forced and n not in filled)
 
     def _fields(self, entity, kind, action=None):
         memo = self.__dict__.setdefault("_field_memo", {})

@@ -19,6 +19,7 @@ class EngineConfig(AppConfig):
             versionbus,
         )
         from .access import grants_changed, memberships_changed
+        from .rules import runtime as _rules  # noqa: F401  (registers the rules' hooks of the write path)
         from .workflows import (
             runtime,  # noqa: F401  (registers the workflow hooks into the write path)
             timers,  # noqa: F401  (registers its write hooks)

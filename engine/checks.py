@@ -16,6 +16,7 @@ from .errors import Problem
 from .expr.checks import policy_problems
 from .fieldtypes import BadDefault, FieldType, parse_value
 from .loader import path_text
+from .rules.checks import check_rules
 from .spec import ACTIONS, USER, FieldSpec, Label
 from .validate import suggest
 from .workflows.checks import workflow_problems
@@ -147,6 +148,7 @@ class Checker:
         self.check_solution()
         for entity in self.spec.entities:
             self.check_entity(entity)
+        check_rules(self)
         self.check_required_cycles()
         self.check_generated_names()
         for role in self.spec.roles:

@@ -211,6 +211,11 @@ class DataChecker:
                          self.route_hint(states[name], value), key=True)
                 ok = False
                 continue
+            if not f.stored or f.sequence is not None:
+                self.add("E221", f"'{path_text(fpath)}' gives a value to '{name}', which the engine fills "
+                         f"({'computed' if not f.stored else 'numbered'})", fpath, "remove it from the row", key=True)
+                ok = False
+                continue
             found, good = self.value(f, value, fpath)
             made[name] = found
             ok = ok and good

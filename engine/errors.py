@@ -79,6 +79,15 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E359": (ERROR, "notify recipient is not a user"),
     "E360": (ERROR, "delete trigger writes the deleted row"),
     "E361": (ERROR, "create actions that create each other without end"),
+    # Rules, computed fields, numbering and defaults (engine/rules)
+    "E330": (ERROR, "rule name used twice in one entity"),
+    "E331": (ERROR, "computed field with an option it cannot have"),
+    "E332": (ERROR, "computed fields that read each other in a cycle"),
+    "E333": (ERROR, "computed or numbered field where a stored, editable value is needed"),
+    "E334": (ERROR, "computed value that depends on the reader"),
+    "E335": (ERROR, "numbering pattern that cannot be used"),
+    "E336": (ERROR, "numbered field with an option it cannot have, or too short for its pattern"),
+    "E337": (ERROR, "default_expr together with another default"),
     # Expressions (scopes, filters, state-dependent rights, ref choices, guards, rules, computed values)
     "E300": (ERROR, "expression cannot be read"),
     "E301": (ERROR, "unknown name in an expression"),
@@ -116,6 +125,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "M009": (ERROR, "a type change alters stored values"),
     "M010": (ERROR, "the database cannot build this index"),
     "M011": (ERROR, "the applied version does not compile under this engine"),
+    "M020": (ERROR, "stored rows break a new rule's constraint"),
 }
 
 

@@ -12,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 COMMON_OPTIONS = frozenset({"type", "label", "help", "required", "unique", "index", "default", "renamed_from"})
+# A value from an expression (engine/rules): computed on every read, or a default when a row is made.
+EXPR_OPTIONS = ("computed", "default_expr")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-.]{3,30}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -67,24 +69,24 @@ class FieldType(StrEnum):
 
 
 TYPE_INFO = {
-    FieldType.STRING: _info("varchar", "min_length", "max_length", default_max_length=255),
-    FieldType.TEXT: _info("text", "min_length", "max_length", can_be_unique=False, can_index=False),
-    FieldType.MARKDOWN: _info("text", "min_length", "max_length", can_be_unique=False, can_index=False),
-    FieldType.INTEGER: _info("integer", "min", "max"),
-    FieldType.DECIMAL: _info("decimal", "min", "max", "max_digits", "decimal_places"),
-    FieldType.MONEY: _info("decimal", "min", "max", "max_digits", "decimal_places", "currency"),
-    FieldType.BOOLEAN: _info("boolean", can_be_unique=False),
-    FieldType.DATE: _info("date"),
-    FieldType.DATETIME: _info("datetime"),
-    FieldType.TIME: _info("time"),
-    FieldType.CHOICE: _info("varchar", "choices"),
-    FieldType.EMAIL: _info("varchar", "max_length", default_max_length=254),
-    FieldType.PHONE: _info("varchar", "max_length", default_max_length=32),
-    FieldType.URL: _info("varchar", "max_length", default_max_length=500),
+    FieldType.STRING: _info("varchar", *EXPR_OPTIONS, "sequence", "min_length", "max_length", default_max_length=255),
+    FieldType.TEXT: _info("text", *EXPR_OPTIONS, "min_length", "max_length", can_be_unique=False, can_index=False),
+    FieldType.MARKDOWN: _info("text", *EXPR_OPTIONS, "min_length", "max_length", can_be_unique=False, can_index=False),
+    FieldType.INTEGER: _info("integer", *EXPR_OPTIONS, "min", "max"),
+    FieldType.DECIMAL: _info("decimal", *EXPR_OPTIONS, "min", "max", "max_digits", "decimal_places"),
+    FieldType.MONEY: _info("decimal", *EXPR_OPTIONS, "min", "max", "max_digits", "decimal_places", "currency"),
+    FieldType.BOOLEAN: _info("boolean", *EXPR_OPTIONS, can_be_unique=False),
+    FieldType.DATE: _info("date", *EXPR_OPTIONS),
+    FieldType.DATETIME: _info("datetime", *EXPR_OPTIONS),
+    FieldType.TIME: _info("time", *EXPR_OPTIONS),
+    FieldType.CHOICE: _info("varchar", *EXPR_OPTIONS, "choices"),
+    FieldType.EMAIL: _info("varchar", *EXPR_OPTIONS, "max_length", default_max_length=254),
+    FieldType.PHONE: _info("varchar", *EXPR_OPTIONS, "max_length", default_max_length=32),
+    FieldType.URL: _info("varchar", *EXPR_OPTIONS, "max_length", default_max_length=500),
     FieldType.IMAGE: _info("file", can_be_unique=False, default_max_length=255),
     FieldType.FILE: _info("file", can_be_unique=False, default_max_length=255),
     FieldType.JSON: _info("json", can_be_unique=False, can_index=False),
-    FieldType.REF: _info("fk", "to", "on_delete", "limit_choices", is_relation=True),
+    FieldType.REF: _info("fk", "default_expr", "to", "on_delete", "limit_choices", is_relation=True),
     FieldType.REFS: TypeInfo(frozenset({"type", "label", "help", "required", "to", "renamed_from", "limit_choices"}),
                              "m2m",
                              can_be_unique=False, can_index=False, is_relation=True),

@@ -130,6 +130,8 @@ class Outbox(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.entity}#{self.object_id} ({self.status})"
+
+
 class Timer(models.Model):
     """One due firing of a workflow timer for one row (engine/workflows/timers.py).
 
@@ -164,3 +166,23 @@ class Timer(models.Model):
     def __str__(self):
         return f"{self.workflow}.{self.timer} of {self.entity}#{self.object_id} at {self.due_at:%Y-%m-%d %H:%M} " \
                f"({self.status})"
+
+
+class Sequence(models.Model):
+    """The last number handed out for one numbering pattern (``R-{year}-{seq:05}``) of an entity's field.
+
+    ``key`` is the pattern with its date parts filled in, so a yearly pattern starts again at 1 each
+    year. A number is taken with the row locked (``select_for_update``) in the transaction that creates
+    the numbered row: concurrent creates wait for each other, and a rolled-back create gives its number back.
+    """
+
+    entity = models.CharField(max_length=100)
+    field = models.CharField(max_length=100)
+    key = models.CharField(max_length=255)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["entity", "field", "key"], name="engine_sequence_key")]
+
+    def __str__(self):
+        return f"{self.entity}.{self.field} {self.key}: {self.value}"

@@ -80,10 +80,19 @@ class FieldSpec:
     on_delete: str | None = None
     currency: str | None = None
     renamed_from: str | None = None
+    # Rules layer (engine/rules): expressions over the row, a numbering pattern.
+    computed: str | None = None  # virtual: computed in every query, never stored
+    sequence: str | None = None  # stored: a number from the pattern, given when the row is created
+    default_expr: str | None = None  # the value a new row gets when none is given
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
     raw_options: frozenset = dataclasses.field(default=frozenset(), compare=False)
     # EXPR: a condition over the target's rows that limits what a ref offers (Access.ref_choices)
     limit_choices: str | None = None
+
+    @property
+    def stored(self):
+        """Whether the field has a column (or a table): every field but a computed one."""
+        return self.computed is None
 
     @property
     def column(self):
@@ -121,6 +130,18 @@ class IndexSpec:
 
 
 @dataclass(frozen=True)
+class RuleSpec:
+    """A condition every row of an entity must meet (engine/rules), with the message shown when not."""
+
+    name: str
+    when: str  # the expression that must hold
+    message: Label
+    field: str | None = None  # where the message shows; None: on the whole row
+    on: tuple[str, ...] = ("create", "update")
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+
+@dataclass(frozen=True)
 class EntitySpec:
     name: str
     label: Label
@@ -134,6 +155,7 @@ class EntitySpec:
     indexes: tuple[IndexSpec, ...] = ()
     renamed_from: str | None = None
     triggers: tuple[tuple[str, tuple[ActionSpec, ...]], ...] = ()  # (create|update|delete, actions)
+    rules: tuple[RuleSpec, ...] = ()
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
 
     @property
@@ -399,16 +421,18 @@ def make_field(doc, entity, name, data):
         for c in data.get("choices", ())
     )
     required = data.get("required", False)
+    sequence = data.get("sequence")
     on_delete = data.get("on_delete") or (("protect" if required else "set_null") if ftype is FieldType.REF else None)
     return FieldSpec(
         name=name, type=ftype, label=Label.of(data.get("label"), humanize(name)), help=Label.of(data.get("help")),
-        required=required, unique=data.get("unique", False), index=data.get("index", False),
+        required=required, unique=data.get("unique", False) or sequence is not None, index=data.get("index", False),
         default=data.get("default"), has_default="default" in data,
         min_value=data.get("min"), max_value=data.get("max"),
         min_length=data.get("min_length"), max_length=data.get("max_length"),
         max_digits=data.get("max_digits", digits[0]), decimal_places=data.get("decimal_places", digits[1]),
         choices=choices, to=data.get("to"), on_delete=on_delete, currency=data.get("currency"),
-        renamed_from=data.get("renamed_from"), loc=doc.loc(path, key=True), raw_options=frozenset(data),
+        renamed_from=data.get("renamed_from"), computed=data.get("computed"), sequence=sequence,
+        default_expr=data.get("default_expr"), loc=doc.loc(path, key=True), raw_options=frozenset(data),
         limit_choices=data.get("limit_choices"),
     )
 
@@ -426,9 +450,16 @@ def make_entity(doc, name, data):
                       ix.get("nulls_distinct", True), doc.loc((*path, "indexes", i)))
             for i, ix in enumerate(data.get("indexes", ()))
         ),
-        renamed_from=data.get("renamed_from"), loc=doc.loc(path, key=True),
+        renamed_from=data.get("renamed_from"),
         triggers=tuple((event, make_actions(doc, (*path, "triggers", event), actions))
                        for event, actions in (data.get("triggers") or {}).items()),
+        rules=tuple(
+            RuleSpec(name=r.get("name", f"rule_{i + 1}"), when=r["when"], message=Label.of(r["message"]),
+                     field=r.get("field"), on=tuple(r.get("on", ("create", "update"))),
+                     loc=doc.loc((*path, "rules", i)))
+            for i, r in enumerate(data.get("rules", ()))
+        ),
+        loc=doc.loc(path, key=True),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -24,6 +25,8 @@ def sample(f, variant):
     """A valid value of field spec ``f``; variant 0 and 1 differ where the type allows."""
     n = next(counter)
     t = f.type
+    if not f.required and t in (FieldType.DATE, FieldType.DATETIME, FieldType.TIME):
+        return None  # optional moments stay empty: a solution's rules may tie them to other rows' dates
     if t is FieldType.CHOICE:
         return f.choice_values[0 if variant == 0 else -1]
     if t is FieldType.BOOLEAN:
@@ -31,12 +34,12 @@ def sample(f, variant):
     if t is FieldType.INTEGER:
         low = int(f.min_value) if f.min_value is not None else 0
         high = int(f.max_value) if f.max_value is not None else low + 1000
-        return low if variant == 0 else high
+        return (low + high) // 2 if variant == 0 else high  # the middle: room under a solution's capacity rules
     if t in (FieldType.DECIMAL, FieldType.MONEY):
         largest = Decimal(10) ** (f.max_digits - f.decimal_places) - Decimal(10) ** -f.decimal_places
         return min(Decimal(f.min_value or 0) + variant, largest).quantize(Decimal(10) ** -f.decimal_places)
-    if t is FieldType.DATE:
-        return dt.date(2026, 1, 1) + dt.timedelta(days=n)
+    if t is FieldType.DATE:  # from today on: later fields get later dates (check-out after check-in)
+        return timezone.localdate() + dt.timedelta(days=n)
     if t is FieldType.DATETIME:
         return timezone.now() + dt.timedelta(hours=n)
     if t is FieldType.TIME:
@@ -82,6 +85,8 @@ def make_rows(built, owners):
         for (o, owner), variant in itertools.product(enumerate(owners), (0, 1)):
             values, many = {}, {}
             for f in entity.fields:
+                if not f.stored:  # computed: no value to give
+                    continue
                 if f.type is FieldType.REF:
                     if f.to == USER:
                         values[f.name] = owner if not (f.unique and variant) else User.objects.create_user(
@@ -195,10 +200,11 @@ def state_fields(built, entity):
 def change(built, entity, row, names):
     """(field, new value) for the first plain field of ``names`` whose sample differs from ``row``'s value
     (never a workflow's state field, which only transitions write)."""
+    ruled = {word for rule in entity.rules for word in re.findall(r"[a-z_][a-z0-9_]*", rule.when)}
     for name in names:
         f = entity.field(name)
         if f.type in UPLOADS or f.type in (FieldType.REF, FieldType.REFS) or f.unique or \
-                name in state_fields(built, entity):
+                name in state_fields(built, entity) or name in ruled:  # access is tested here, not the rules
             continue
         for variant in (1, 0):
             value = sample(f, variant)

@@ -267,7 +267,7 @@ def model_admin_for(built, entity):
         "built": built,
         "entity_name": entity.name,
         "list_display": columns or ["__str__"],
-        "list_filter": [f.name for f in entity.fields if f.type in (FieldType.CHOICE, FieldType.BOOLEAN)],
+        "list_filter": [f.name for f in entity.fields if f.type in (FieldType.CHOICE, FieldType.BOOLEAN) and f.stored],
         "search_fields": list(entity.search),
         "raw_id_fields": refs,
         "list_select_related": [name for name in refs if name in columns],

@@ -26,6 +26,7 @@ from rest_framework.settings import api_settings
 from ..api.filters import FilterSet
 from ..api.views import ApiRoot, DocsView, EntityViewSet, ObtainToken, SchemaView, TokenDetail, Tokens
 from ..fieldtypes import FieldType
+from ..rules import api as rules_api
 from ..spec import USER
 from ..writes import state_error, state_fields, transition, transitions_of
 from .models import translated
@@ -139,6 +140,8 @@ def unique_errors(exc, model, access, sent):
             target = next((f for f in fields if f in sent), None) or (
                 key if key in sent else api_settings.NON_FIELD_ERRORS_KEY)
             if error.code not in ("unique", "unique_together"):  # another constraint: its own words
+                if error.code == "rule" and key != NON_FIELD_ERRORS:
+                    target = key  # an entity rule names the field its message belongs to
                 errors.setdefault(target, []).append(serializers.ErrorDetail(error.messages[0], code=error.code))
                 continue
             shown = [str(model._meta.get_field(f).verbose_name) for f in fields if f in visible]
@@ -188,11 +191,19 @@ class EntityApi:
                 "fields": ["id", *visible],
                 # The workflow's state changes only through transitions (POST /<id>/<transition>/).
                 "read_only_fields": [n for n in visible if n not in editable or n in self.states],
-                "extra_kwargs": {n: {"help_text": self.describe(n)} for n in visible},
+                "extra_kwargs": {n: {"help_text": self.describe(n), **self.optional(n)} for n in visible},
             })
             name = f"{self.spec.class_name}{purpose}Serializer"
-            self.cache[key] = type(name, (ScopedSerializer,), {"Meta": meta, "expansions": nested})
+            computed = rules_api.serializer_fields(self.spec, visible, self.describe)  # read-only, typed
+            meta.extra_kwargs = {n: kw for n, kw in meta.extra_kwargs.items() if n not in computed}
+            meta.read_only_fields = [n for n in meta.read_only_fields if n not in computed]
+            self.cache[key] = type(name, (ScopedSerializer,), {"Meta": meta, "expansions": nested, **computed})
         return self.cache[key]
+
+    def optional(self, name):
+        """A field with a ``default_expr`` may be left out: the write path fills it."""
+        f = self.spec.field(name)
+        return {"required": False} if f is not None and f.default_expr is not None else {}
 
     def full_serializer(self):
         """Every field, as the schema shows the entity (each caller gets the subset their role allows)."""
@@ -203,7 +214,8 @@ class EntityApi:
         """A FilterSet over the visible fields: exact, ranges and 'in'; refs by id, never by lookup."""
         key = ("filterset", tuple(visible))
         if key not in self.cache:
-            fields = {f.name: LOOKUPS[f.type] for f in self.spec.fields if f.name in visible and f.type in LOOKUPS}
+            fields = {f.name: LOOKUPS[f.type] for f in self.spec.fields
+                      if f.name in visible and f.type in LOOKUPS and f.stored}
             meta = type("Meta", (), {
                 "model": self.model,
                 "fields": fields,
@@ -214,7 +226,8 @@ class EntityApi:
                     BigIntegerField: {"filter_class": django_filters.NumberFilter, "extra": lambda f: BIGINT},
                 },
             })
-            self.cache[key] = type(f"{self.spec.class_name}FilterSet", (FilterSet,), {"Meta": meta})
+            computed = rules_api.filters(self.spec, visible)  # over the annotated values
+            self.cache[key] = type(f"{self.spec.class_name}FilterSet", (FilterSet,), {"Meta": meta, **computed})
         return self.cache[key]
 
     def orderable(self, visible):

@@ -276,10 +276,14 @@ def unique_constraint(entity, ix):
     return models.UniqueConstraint(*expressions, name=name)
 
 
-def make_meta(entity, apps, lang):
+def make_meta(entity, apps, lang, entities=()):
     indexes = [models.Index(fields=list(ix.fields), name=ix.name or index_name(entity.name, ix.fields, False))
                for ix in entity.indexes if not ix.unique]
     constraints = [unique_constraint(entity, ix) for ix in entity.indexes if ix.unique]
+    if entity.rules:  # row-local rules hold in the database too (engine/rules)
+        from ..rules.compile import rule_constraints
+
+        constraints += rule_constraints(entity, entities, lang)
     attrs = {
         "app_label": APP_LABEL,
         "apps": apps,
@@ -322,6 +326,27 @@ def new_apps():
     return apps
 
 
+class BuiltModels:
+    """The models of one build and their entities, as expressions of computed fields look them up."""
+
+    def __init__(self, models, entities):
+        from ..rules.compile import solution_of
+
+        self.models = models
+        self.spec = solution_of(entities)
+
+
+def computed_attributes(entity, entities):
+    """The model attributes of ``entity``'s computed fields: values annotated by the default manager."""
+    from ..rules.compile import computed_exprs
+    from ..rules.computed import ComputedManager, ComputedValue
+
+    exprs = computed_exprs(entity, entities)
+    attrs = {"_computed": tuple(exprs), "objects": ComputedManager()}
+    attrs.update({f.name: ComputedValue(f.name) for f, _ in exprs})
+    return attrs
+
+
 class BuildError(Exception):
     """The specs could not be built (a reference the checks should have caught)."""
 
@@ -334,13 +359,19 @@ def build_models(entities, lang="en", apps=None):
     for entity in entities:
         attrs = {
             "__module__": f"engine.build.{APP_LABEL}",
-            "Meta": make_meta(entity, apps, lang),
+            "Meta": make_meta(entity, apps, lang, entities),
             "__str__": _str_method(entity),
             "spec": entity,
         }
         for f in entity.fields:
-            attrs[f.name] = make_field(entity, f, specs, lang)
+            if f.stored:
+                attrs[f.name] = make_field(entity, f, specs, lang)
+        if not all(f.stored for f in entity.fields):
+            attrs.update(computed_attributes(entity, entities))
         built[entity.name] = type(entity.class_name, (models.Model,), attrs)
+    for model in built.values():
+        if hasattr(model, "_computed"):  # what computed values read: the models of this same build
+            model._computed_built = BuiltModels(built, entities)
     if apps._pending_operations:
         missing = ", ".join(f"{label}.{name}" for label, name in apps._pending_operations)
         raise BuildError(f"references to models that were not built: {missing}")

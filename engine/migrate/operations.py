@@ -14,6 +14,7 @@ from django.db import models
 
 from ..build.models import APP_LABEL
 from ..errors import Problem
+from .apply import MigrationError
 
 
 @dataclass
@@ -100,8 +101,8 @@ class RenameEntity(Operation):
         for name, entity in state.items():
             fields = [dataclasses.replace(f, to=self.entity) if f.to == self.old else f for f in entity.fields]
             entity = _with_fields(entity, fields)
-            if name == self.old:
-                entity = dataclasses.replace(entity, name=self.entity, renamed_from=None, indexes=())
+            if name == self.old:  # its indexes and rule constraints are dropped, and made again after
+                entity = dataclasses.replace(entity, name=self.entity, renamed_from=None, indexes=(), rules=())
                 name = self.entity
             new[name] = entity
         return new
@@ -253,3 +254,61 @@ class AlterField(Operation):
             old_field = _boolean_to_integer(editor, before[self.entity], old_field, new_field)
         editor.alter_field(before[self.entity], old_field, new_field)
 
+
+
+def rule_violations(model, expr):
+    """How many rows of ``model``'s table break the rule ``expr`` as its CHECK constraint would."""
+    from ..rules.compile import sql_condition
+
+    return model._base_manager.filter(~sql_condition(expr)).count()
+
+
+def rule_refusal(entity, rule, count):
+    """The refusal of a rule whose constraint ``count`` stored rows break (``cabinet.M020``)."""
+    return Problem("M020", f"rule '{entity}.{rule.name}' ({rule.when}) does not hold for {count} existing row(s), "
+                   "so its CHECK constraint cannot be added", rule.loc,
+                   "correct those rows first (they are the ones the condition is false for), or change the rule")
+
+
+@dataclass
+class AddRule(Operation):
+    """Add a row-local rule's CHECK constraint, after checking the stored rows meet it."""
+
+    rule: object = None
+    name: str = ""
+    expr: object = None
+    symbol = "+"
+
+    def mutate(self, state):
+        entity = state[self.entity]
+        return _replace_entity(state, self.entity, dataclasses.replace(entity, rules=(*entity.rules, self.rule)))
+
+    def run(self, editor, before, after):
+        # Counted again here: the plan cannot count the rows when the rule reads a column this same
+        # plan adds or changes. The refusal rolls the whole migration back.
+        count = rule_violations(before[self.entity], self.expr)
+        if count:
+            raise MigrationError([rule_refusal(self.entity, self.rule, count)])
+        model = after[self.entity]
+        editor.add_constraint(model, next(c for c in model._meta.constraints if c.name == self.name))
+
+    def where(self, plan):
+        return self.rule.loc if self.rule.loc.file else super().where(plan)
+
+
+@dataclass
+class DropRule(Operation):
+    """Drop the CHECK constraint of a rule that was removed, changed or no longer row-local."""
+
+    rule: object = None
+    name: str = ""
+
+    def mutate(self, state):
+        entity = state[self.entity]
+        kept = tuple(r for r in entity.rules if r != self.rule)
+        return _replace_entity(state, self.entity, dataclasses.replace(entity, rules=kept))
+
+    def run(self, editor, before, after):
+        # The model after the step: SQLite drops a CHECK constraint by rebuilding the table from it.
+        constraint = next(c for c in before[self.entity]._meta.constraints if c.name == self.name)
+        editor.remove_constraint(after[self.entity], constraint)

@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ..build.models import db_default_of, nullable
+from ..build.models import build_models, db_default_of, new_apps, nullable
 from ..errors import Loc, Problem
 from ..fieldtypes import FieldType
 from . import operations as ops
@@ -176,6 +176,7 @@ class Planner:
         self.probe = probe
         self.plan = Plan(old, new)
         self.renames = {}  # old entity name -> new name
+        self.old_models = None  # models of the old spec, built when a rule's rows are counted
 
     def add(self, op):
         self.plan.operations.append(op)
@@ -187,7 +188,21 @@ class Planner:
         for entity in self.new.entities:
             if entity.name in old_entities:
                 matched[entity.name] = entity.name
-            elif entity.renamed_from in old_entities and entity.renamed_from not in new_names:
+        # Rule constraints go first and come back last, so no table is rebuilt with a constraint on
+        # columns that are being changed.
+        kept_checks = {}
+        for name in matched:
+            old_checks = self.checks(old_entities[name], self.old)
+            new_checks = self.checks(self.new.entity(name), self.new)
+            kept_checks[name] = old_checks
+            for key, (rule, _) in old_checks.items():
+                if key not in new_checks:
+                    self.add(ops.DropRule(name, f"drop check constraint {key} on {old_entities[name].table} "
+                                          f"(rule '{rule.name}')", rule=rule, name=key))
+        for entity in self.new.entities:
+            if entity.name in matched:
+                continue
+            if entity.renamed_from in old_entities and entity.renamed_from not in new_names:
                 matched[entity.name] = entity.renamed_from
                 self.renames[entity.renamed_from] = entity.name
                 self.add(ops.RenameEntity(entity.name, f"rename table {old_entities[entity.renamed_from].table} -> "
@@ -206,10 +221,39 @@ class Planner:
         for entity in self.new.entities:
             if entity.name in matched:
                 self.diff_entity(old_entities[matched[entity.name]], entity)
+        for entity in self.new.entities:
+            if entity.name in matched:
+                old = old_entities[matched[entity.name]]
+                for key, (rule, expr) in self.checks(entity, self.new).items():
+                    if key not in kept_checks.get(entity.name, {}):
+                        self.add_rule(old, entity, rule, expr, key)
         dropped = [e for name, e in old_entities.items() if name not in matched.values()]
         for entity in dropped:
             self.drop_entity(entity)
         return self.plan
+
+    @staticmethod
+    def checks(entity, spec):
+        """{constraint name: (rule, Expr)} of the rules of ``entity`` that are CHECK constraints."""
+        if not entity.rules:
+            return {}
+        from ..rules.compile import constraint_name, constraint_rules
+
+        found = constraint_rules(entity, spec.entities)
+        return {constraint_name(entity.name, rule): (rule, expr) for rule, expr in found}
+
+    def add_rule(self, old, entity, rule, expr, name):
+        """Add a rule's constraint; refused up front when stored rows break it (counted when the rule
+        reads only columns the plan leaves as they are, else counted when the step runs)."""
+        refusal = None
+        if all(old.field(path) and old.field(path).stored and db_signature(old.field(path)) ==
+               db_signature(entity.field(path)) for path in expr.paths):
+            if self.old_models is None:
+                self.old_models = build_models(self.old.entities, apps=new_apps())
+            count = ops.rule_violations(self.old_models[old.name], expr)
+            refusal = ops.rule_refusal(entity.name, rule, count) if count else None
+        self.add(ops.AddRule(entity.name, f"add check constraint {name} on {entity.table} (rule '{rule.name}': "
+                             f"{rule.when})", refusal=refusal, overridable=False, rule=rule, name=name, expr=expr))
 
     def drop_entity(self, entity):
         rows = self.probe.rows(entity)
@@ -401,6 +445,14 @@ class Planner:
         return None, True, False
 
 
+def stored_view(spec):
+    """``spec`` with its computed fields left out: they have no column, so the schema never sees them."""
+    if spec is None or all(f.stored for e in spec.entities for f in e.fields):
+        return spec
+    entities = tuple(dataclasses.replace(e, fields=tuple(f for f in e.fields if f.stored)) for e in spec.entities)
+    return dataclasses.replace(spec, entities=entities)
+
+
 def make_plan(old, new, connection):
     """Plan the operations from spec ``old`` (None: empty database) to spec ``new``."""
-    return Planner(old, new, Probe(connection)).run()
+    return Planner(stored_view(old), stored_view(new), Probe(connection)).run()

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from .. import writes
 from ..display import row_title
+from ..rules.runtime import initial_values
 from .base import CabinetView, html5_widget, label, render
 
 
@@ -94,16 +95,19 @@ class FormView(CabinetView):
         return page, entity, obj, form_class, action
 
     def scoped(self, form):
-        entity = form._meta.model.spec.name
+        spec = form._meta.model.spec
         for name, field in form.fields.items():
             if getattr(field, "queryset", None) is not None:
                 field.queryset = self.access.ref_choices(  # the API's rule too
-                    entity, name, self.access.current_choices(form.instance, name))
+                    spec.name, name, self.access.current_choices(form.instance, name))
+            if form.instance.pk is None and spec.field(name).default_expr is not None:
+                field.required = False  # left empty, the write path fills it from the expression
         return form
 
     def get(self, request, page, pk=None):
         spec, entity, obj, form_class, action = self.setup_form(page, pk)
-        return self.show(spec, entity, obj, self.scoped(form_class(instance=obj)))
+        initial = initial_values(self.access, entity.name) if obj is None else {}  # `default_expr` values
+        return self.show(spec, entity, obj, self.scoped(form_class(instance=obj, initial=initial)))
 
     def post(self, request, page, pk=None):
         spec, entity, obj, form_class, action = self.setup_form(page, pk)

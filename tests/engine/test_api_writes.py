@@ -33,6 +33,8 @@ def body_of(built, entity, row, client):
     for f in entity.fields:
         if f.type in (FieldType.IMAGE, FieldType.FILE) or f.name in matrix.state_fields(built, entity):
             continue  # (the workflow's state is written by transitions only)
+        if not f.stored or f.sequence:
+            continue  # computed values and numbers are the engine's
         value = data[f.name]
         if f.unique and f.type is FieldType.REF:
             value = get_user_model().objects.create_user(f"new{next(matrix.counter)}").pk if f.to == USER else None
