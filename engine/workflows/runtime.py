@@ -175,7 +175,9 @@ def value(ctx, text, kind="value"):
     """Evaluate ``text`` on the row of ``ctx`` as it is stored now (and on its values before the write)."""
     expr = compiled(ctx.built).expr(ctx.entity.name, text, kind, allow_old=ctx.old is not None)
     old = vars(ctx).get("old_rows", {}).get(text, ctx.old)
-    return expr.evaluate(ctx.env, expr.read(ctx.env, ctx.model, ctx.obj.pk), old)
+    # The row is locked and ``ctx.obj`` holds it as stored: its own columns need no query.
+    row = expr.values_of(ctx.obj) if expr.row_local else expr.read(ctx.env, ctx.model, ctx.obj.pk)
+    return expr.evaluate(ctx.env, row, old)
 
 
 def target(ctx, dotted):
@@ -183,7 +185,10 @@ def target(ctx, dotted):
     *hops, name = dotted.split(".")
     entity, row = ctx.entity, ctx.obj
     if hops:
-        pk = ctx.model._base_manager.filter(pk=ctx.obj.pk).values_list("__".join(hops), flat=True).first()
+        if len(hops) == 1:  # the ref's id is on the locked row
+            pk = getattr(ctx.obj, ctx.model._meta.get_field(hops[0]).attname)
+        else:
+            pk = ctx.model._base_manager.filter(pk=ctx.obj.pk).values_list("__".join(hops), flat=True).first()
         for hop in hops:
             entity = ctx.built.spec.entity(entity.field(hop).to)
         row = None if pk is None else ctx.built.model(entity.name)._base_manager.select_for_update().get(pk=pk)

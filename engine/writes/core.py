@@ -133,7 +133,9 @@ def _lock(model, obj, access, entity, action):
     locked = model._base_manager.select_for_update().filter(pk=obj.pk).first()
     if locked is None:
         raise StateConflict(gettext("This row no longer exists."), code="gone")
-    if not access.is_superuser and not access.queryset(entity, action).filter(pk=obj.pk).exists():
+    allowed = None if access.is_superuser else access.queryset(entity, action)
+    # Scope 'all' without a state condition needs no second look; anything else is checked on the locked row.
+    if allowed is not None and allowed.query.where and not allowed.filter(pk=obj.pk).exists():
         # The rights depend on the row (its state, its scope) and the row changed since it was read.
         raise StateConflict(gettext("This row has changed in the meantime; you may no longer do this to it."))
     for f in model._meta.concrete_fields:
