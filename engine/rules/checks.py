@@ -18,9 +18,53 @@ NOT_WITH_COMPUTED = ("required", "unique", "index", "default", "min", "max", "se
 
 def check_rules(checker):
     """Add the problems of every entity's rules, computed fields, sequences and defaults to ``checker``."""
+    computed = {}
     for entity in checker.spec.entities:
-        EntityRules(checker, entity).run()
+        computed.update(EntityRules(checker, entity).run() or {})
+    check_cross_cycles(checker, computed)
     check_uses(checker)
+
+
+def resolve(spec, entity, dotted):
+    """The (entity, field) an expression path ends at, following refs and reverse refs; None if it leaves
+    the solution's entities (a ref to the user)."""
+    *steps, last = dotted.split(".")
+    for step in steps:
+        f = entity.field(step)
+        if f is not None and f.to:
+            entity = spec.entity(f.to)
+        else:  # a reverse step: '<entity>_by_<field>' (or the entity's name when it has one ref back)
+            name, _, via = step.rpartition("_by_")
+            entity = spec.entity(name) if name else spec.entity(step)
+        if entity is None:
+            return None
+    return entity.name, last
+
+
+def check_cross_cycles(checker, computed):
+    """Computed fields of several entities that read each other in a circle (through refs and aggregates)
+    would never finish being computed: E332, at the first field of the circle. Circles inside one entity
+    are reported by ``EntityRules.check_cycles``."""
+    reads = {node: {resolve(checker.spec, checker.spec.entity(node[0]), p) for p in expr.paths} & set(computed)
+             for node, expr in computed.items()}
+    reported = set()
+
+    def visit(node, trail):
+        for other in sorted(reads[node]):
+            if other in trail:
+                cycle = [*trail[trail.index(other):], other]
+                if len({e for e, _ in cycle}) > 1 and frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    entity, name = cycle[0]
+                    checker.add("E332", "computed fields read each other in a circle: "
+                                + " -> ".join(f"{e}.{f}" for e, f in cycle),
+                                ("entities", entity, "fields", name, "computed"),
+                                "compute one of them from stored fields only")
+            elif len(trail) < 50:
+                visit(other, [*trail, other])
+
+    for node in sorted(reads):
+        visit(node, [node])
 
 
 class EntityRules:
@@ -58,6 +102,7 @@ class EntityRules:
             if f.default_expr is not None:
                 self.check_default(f, fpath)
         self.check_cycles(computed)
+        return {(self.entity.name, name): expr for name, expr in computed.items()}
 
     def check_rules(self):
         seen = set()

@@ -1,9 +1,12 @@
 """The REST API: the same policy as everywhere, DRF-shaped errors, tokens, filters, schema."""
+import datetime as dt
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from engine.workflow import transitions_of
@@ -158,7 +161,7 @@ def resort(solution):
     clerk = User.objects.create_user("clerk", password="clerk-pw-123")
     clerk.groups.add(Group.objects.get(name="reception"))
     people["clerk"] = clerk
-    people["trip"] = Excursion.objects.create(name="Boat", starts_at="2026-12-01T10:00Z", price=10, capacity=9)
+    people["trip"] = Excursion.objects.create(name="Boat", starts_at=timezone.now() + dt.timedelta(days=60), price=10, capacity=9)
     return built, people
 
 

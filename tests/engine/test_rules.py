@@ -397,6 +397,26 @@ entities:
     ]
 
 
+def test_computed_fields_of_several_entities_reading_each_other_are_refused():
+    text = """
+entities:
+  excursion:
+    fields:
+      capacity: {type: integer}
+      booked: {type: integer, computed: "sum(booking.shown)"}
+  booking:
+    fields:
+      excursion: {type: ref, to: excursion, required: true}
+      seats: {type: integer}
+      shown: {type: integer, computed: "seats + excursion.booked"}
+"""
+    problems = [p for p in compile_yaml(text).problems if p.is_error]
+    assert [(p.code, p.loc.line) for p in problems] == [("E332", 13)]
+    assert "booking.shown -> excursion.booked -> booking.shown" in problems[0].message
+    fine = text.replace('computed: "seats + excursion.booked"', 'computed: "seats + excursion.capacity"')
+    assert compile_yaml(fine).problems == []
+
+
 def test_demo_data_cannot_give_computed_or_numbered_values():
     from engine.compiler import compile_sources
     from tests.conftest import HEADER
