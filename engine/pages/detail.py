@@ -2,6 +2,7 @@
 the row's history (a timeline of its audit records, as the reader may see them)."""
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -61,6 +62,7 @@ class DetailPage(CabinetView):
     def timeline(self, entity, obj):
         """The row's latest audit records, newest first: who, when, from -> to, which fields (one query)."""
         spec, access = self.built.spec, self.access
+        model, currency = self.built.model(entity.name), spec.currency
         states = {s.name: label(s.label, self.built) for wf in writes.workflows_of(spec, entity.name)
                   for s in wf.states}
         found = transitions_of(spec, entity.name)
@@ -79,8 +81,10 @@ class DetailPage(CabinetView):
                 if f is None or (seen["from_state"] and name in writes.state_fields(spec, entity.name)):
                     continue
                 plain = f.type in NO_VALUES
-                changes.append({"field": label(f.label, self.built), "old": None if plain else old,
-                                "new": None if plain else new, "values": not plain and seen["action"] != "create"})
+                changes.append({"field": label(f.label, self.built),
+                                "old": None if plain else audit_value(model, f, old, currency),
+                                "new": None if plain else audit_value(model, f, new, currency),
+                                "values": not plain and seen["action"] != "create"})
             entries.append({
                 "what": what, "at": seen["at"],
                 "who": _("system") if seen["actor"] in (None, "system") else seen["actor"],
@@ -88,3 +92,17 @@ class DetailPage(CabinetView):
                 "to": states.get(seen["to_state"], seen["to_state"]), "changes": changes,
             })
         return entries
+
+
+def audit_value(model, f, value, currency):
+    """A stored value of an audit record as the detail page shows that field (a choice's label, a date in
+    the reader's format), or None when empty."""
+    if value is None or value == "":
+        return None
+    field = model._meta.get_field(f.name)
+    row = model()
+    try:
+        setattr(row, field.attname, field.to_python(value))
+        return display(row, f, currency) or None
+    except (ValidationError, ValueError, TypeError):
+        return str(value)

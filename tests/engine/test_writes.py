@@ -359,6 +359,7 @@ def test_the_detail_page_shows_the_rows_history(shop, client):
     assert timeline.count('<p class="when">') == 3  # created, quantity changed, accepted; not the secret edit
     assert "Accept</strong> <span class=\"states\">New → Accepted</span>" in timeline
     assert "Quantity: 1 → 3" in timeline and "by clerk" in timeline and "hidden change" not in html
+    assert "<li>Status: New</li>" in timeline  # stored values shown as the page shows the field (a choice's label)
     client.cookies.load({"django_language": "ru"})
     assert "История" in client.get(f"/p/purchase_detail/{order.pk}/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
 
