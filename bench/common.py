@@ -21,6 +21,19 @@ def summary(values_ms):
             "mean_ms": statistics.fmean(values_ms), "min_ms": min(values_ms), "max_ms": max(values_ms)}
 
 
+def postgres_problem():
+    """None when PostgreSQL on 127.0.0.1:5432 takes connections, else why not."""
+    try:
+        import psycopg
+    except ImportError as exc:
+        return f"missing client library: {exc}"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL at 127.0.0.1:5432 not usable: {str(exc).strip()}"
+
+
 def recreate_database(name):
     """Drop and create the PostgreSQL database ``name`` (a benchmark's own; never the project's)."""
     import psycopg

@@ -48,7 +48,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from common import PG_ADMIN_URL, drop_database, recreate_database, summary
+from common import drop_database, postgres_problem, recreate_database, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -138,19 +138,6 @@ roles:
 }
 
 # --- services --------------------------------------------------------------------------------
-
-
-def postgres_problem():
-    """None when PostgreSQL on 127.0.0.1:5432 takes connections, else why not."""
-    try:
-        import psycopg
-    except ImportError as exc:
-        return f"missing client library: {exc}"
-    try:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3):
-            return None
-    except psycopg.Error as exc:
-        return f"PostgreSQL at 127.0.0.1:5432 not usable: {str(exc).strip()}"
 
 
 

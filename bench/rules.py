@@ -38,7 +38,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from common import PG_ADMIN_URL, drop_database, recreate_database, summary
+from common import drop_database, postgres_problem, recreate_database, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -131,19 +131,6 @@ roles:
 """,
     "pages.yaml": "pages:\n" + "".join(list_page(size, n + 1) for n, size in enumerate(SIZES)),
 }
-
-
-def postgres_problem():
-    """None when PostgreSQL on 127.0.0.1:5432 takes connections, else why not."""
-    try:
-        import psycopg
-    except ImportError as exc:
-        return f"missing client library: {exc}"
-    try:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3):
-            return None
-    except psycopg.Error as exc:
-        return f"PostgreSQL at 127.0.0.1:5432 not usable: {str(exc).strip()}"
 
 
 def environment(database_url):
