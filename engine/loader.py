@@ -16,7 +16,7 @@ import yaml
 
 from .errors import Loc, Problem
 
-SECTIONS = ("solution", "entities", "roles", "pages", "workflows", "webhooks")
+SECTIONS = ("solution", "entities", "roles", "pages", "workflows", "webhooks", "chats")
 NAMED_SECTIONS = SECTIONS[1:]
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000

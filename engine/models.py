@@ -186,3 +186,9 @@ class Sequence(models.Model):
 
     def __str__(self):
         return f"{self.entity}.{self.field} {self.key}: {self.value}"
+
+
+from .chat.models import Attachment, ChatEvent, Conversation, Message, Participant  # noqa: E402  (the chat's tables)
+
+__all__ = ["Attachment", "AuditRecord", "ChatEvent", "Conversation", "Message", "Outbox", "Participant", "Sequence",
+           "SolutionVersion", "Timer", "UserPreference", "WebhookDelivery"]

@@ -255,6 +255,7 @@ class PageSpec:
     related: tuple[RelatedSpec, ...] = ()
     content: Label = Label()
     cards: tuple[CardSpec, ...] = ()
+    chats: tuple[str, ...] = ()  # chat: its one chat; inbox: the chats it gathers
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
 
 
@@ -374,6 +375,70 @@ class WebhookSpec:
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
 
 
+# --- chats (engine/chat) ---
+
+CHAT_TYPES = ("direct", "ticket", "group")
+ATTACHMENT_KINDS = ("image", "pdf", "text", "office")  # engine/chat/files.py knows each kind's types
+
+
+@dataclass(frozen=True)
+class CardRelatedSpec:
+    """Rows related to the client shown on the client card (current stay, recent orders)."""
+
+    entity: str
+    via: str  # the path from a row of ``entity`` to the client's profile row, e.g. 'stay.guest'
+    title: Label
+    columns: tuple[str, ...] = ()
+    filter: str | None = None  # an expression over ``entity`` (engine/expr)
+    order: tuple[str, ...] = ()  # e.g. ('-ordered_at',)
+    limit: int = 5
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+
+@dataclass(frozen=True)
+class ClientCardSpec:
+    """What staff see of the client beside a conversation, through their own field policy."""
+
+    entity: str  # the client's profile entity: it has a unique ref to the user
+    fields: tuple[str, ...] = ()
+    related: tuple[CardRelatedSpec, ...] = ()
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """A group channel the solution declares (created when the version is published)."""
+
+    name: str
+    title: Label
+    description: Label = Label()
+
+
+@dataclass(frozen=True)
+class ChatSpec:
+    """One chat of the solution: direct (client and staff), ticket (about one row) or group (channels)."""
+
+    name: str
+    type: str  # one of CHAT_TYPES
+    label: Label
+    clients: tuple[str, ...] = ()  # direct: roles whose users have their own conversation
+    staff: tuple[str, ...] = ()  # direct, ticket: roles whose operators answer (any of them; take, hand over)
+    members: tuple[str, ...] = ()  # group: roles that see the channels and join them
+    moderators: tuple[str, ...] = ()  # group: roles that add and remove members and messages
+    join: str = "open"  # group: 'open' (members join themselves) or 'invite' (moderators add them)
+    channels: tuple[ChannelSpec, ...] = ()  # group
+    entity: str | None = None  # ticket: the entity whose rows are the tickets (number, states, scope)
+    about: str | None = None  # ticket: the entity's ref field naming what the ticket is about
+    close: str | None = None  # ticket: the workflow transition that closes it
+    reopen: str | None = None  # ticket: the workflow transition that reopens it
+    closed_states: tuple[str, ...] = ()  # ticket: states in which no one posts
+    edit_window: int = 15  # minutes in which authors edit or delete their messages; 0: never
+    max_size: int = 0  # attachments: the largest file in bytes; 0: no attachments
+    attachment_kinds: tuple[str, ...] = ()  # attachments: kinds of ATTACHMENT_KINDS
+    card: ClientCardSpec | None = None
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+
 @dataclass(frozen=True)
 class SolutionSpec:
     name: str
@@ -385,6 +450,7 @@ class SolutionSpec:
     pages: tuple[PageSpec, ...] = ()
     workflows: tuple[WorkflowSpec, ...] = ()
     webhooks: tuple[WebhookSpec, ...] = ()
+    chats: tuple[ChatSpec, ...] = ()
     theme: str = "default"
     currency: str = "EUR"
     timezone: str | None = None
@@ -401,6 +467,9 @@ class SolutionSpec:
 
     def page(self, name):
         return next((p for p in self.pages if p.name == name), None)
+
+    def chat(self, name):
+        return next((c for c in self.chats if c.name == name), None)
 
 
 # --- construction from validated data ---------------------------------------------------------
@@ -500,6 +569,7 @@ def make_page(doc, name, data):
         related=tuple(RelatedSpec(r["entity"], r["via"], Label.of(r.get("title"), humanize(r["entity"])),
                                   _tuple(r.get("columns"))) for r in data.get("related", ())),
         content=Label.of(data.get("content")),
+        chats=(data["chat"],) if "chat" in data else _tuple(data.get("chats")),
         cards=tuple(
             CardSpec(kind=c["kind"], title=Label.of(c.get("title")), entity=c.get("entity"), page=c.get("page"),
                      field=c.get("field"), filter=_card_filter(c.get("filter")), limit=c.get("limit", 5),
@@ -580,6 +650,40 @@ def make_workflow(doc, name, data):
                                      for n, d in (data.get("timers") or {}).items()))
 
 
+SIZE_UNITS = {"KB": 1024, "MB": 1024 ** 2}
+
+
+def parse_size(text):
+    """'5MB' or '500KB' (schema-checked) -> bytes."""
+    text = str(text).strip().upper()
+    return int(text[:-2]) * SIZE_UNITS[text[-2:]]
+
+
+def make_chat(doc, name, data):
+    path = ("chats", name)
+    card = data.get("card")
+    files = data.get("attachments") or {}
+    return ChatSpec(
+        name=name, type=data["type"], label=Label.of(data.get("label"), humanize(name)),
+        clients=_tuple(data.get("clients")), staff=_tuple(data.get("staff")), members=_tuple(data.get("members")),
+        moderators=_tuple(data.get("moderators")), join=data.get("join", "open"),
+        channels=tuple(ChannelSpec(n, Label.of(c.get("title"), humanize(n)), Label.of(c.get("description")))
+                       for n, c in (data.get("channels") or {}).items()),
+        entity=data.get("entity"), about=data.get("about"), close=data.get("close"), reopen=data.get("reopen"),
+        closed_states=_tuple(data.get("closed")), edit_window=data.get("edit_window", 15),
+        max_size=parse_size(files["max_size"]) if files else 0, attachment_kinds=_tuple(files.get("types")),
+        card=None if card is None else ClientCardSpec(
+            entity=card["entity"], fields=_tuple(card.get("fields")),
+            related=tuple(CardRelatedSpec(
+                entity=r["entity"], via=r["via"], title=Label.of(r.get("title"), humanize(r["entity"])),
+                columns=_tuple(r.get("columns")), filter=r.get("filter"), order=_tuple(r.get("order")),
+                limit=r.get("limit", 5), loc=doc.loc((*path, "card", "related", i)))
+                for i, r in enumerate(card.get("related", ()))),
+            loc=doc.loc((*path, "card"), key=True)),
+        loc=doc.loc(path, key=True),
+    )
+
+
 def make_solution_spec(doc):
     """Build the ``SolutionSpec`` from schema-valid document data."""
     data = doc.data
@@ -601,5 +705,6 @@ def make_solution_spec(doc):
                         doc.loc(("webhooks", n), key=True))
             for n, d in (data.get("webhooks") or {}).items()
         ),
+        chats=tuple(make_chat(doc, n, d) for n, d in (data.get("chats") or {}).items()),
         loc=doc.loc(("solution",), key=True),
     )
