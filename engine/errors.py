@@ -106,6 +106,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E374": (ERROR, "timer runs in a state its transition does not start from"),
     "E375": (ERROR, "timer with actions does not say in which states it runs"),
     "E377": (ERROR, "timer does a transition that needs fields filled in"),
+    # Chat pages (kind: chat, kind: inbox)
+    "E390": (ERROR, "chat or inbox page without a known chat"),
+    "E391": (ERROR, "chat or chats on a page that is not a chat or inbox"),
+    "E392": (ERROR, "page role that cannot use the page's chat"),
     "W001": (WARNING, "empty file"),
     "W002": (WARNING, "label missing for a language"),
     "W003": (WARNING, "decimal wider than SQLite keeps"),

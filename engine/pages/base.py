@@ -22,6 +22,8 @@ from ..access import access_for
 from ..display import Refs
 from .params import BadParameter
 
+CHAT_KINDS = ("chat", "inbox")  # pages whose menu entries show unread counts
+
 
 def themed(built, name):
     """``cabinet/<name>`` of the solution's theme, else of the default theme."""
@@ -87,15 +89,28 @@ class CabinetView(View):
     def context(self, page=None, **extra):
         spec, access = self.built.spec, self.access
         parent = page.parent or page.name if page else None
+        menus = {"main_menu": self.site.menu(access), "section_menu": self.site.menu(access, "section", parent),
+                 "user_menu": self.site.menu(access, "user")}
+        badges = self.badges([p for pages in menus.values() for p in pages])
         return {
             "solution": spec, "solution_label": label(spec.label, self.built), "page": page,
             "page_title": label(page.title, self.built) if page else label(spec.label, self.built),
-            "main_menu": [(p, label(p.title, self.built)) for p in self.site.menu(access)],
-            "section_menu": [(p, label(p.title, self.built)) for p in self.site.menu(access, "section", parent)],
-            "user_menu": [(p, label(p.title, self.built)) for p in self.site.menu(access, "user")],
+            **{name: [(p, label(p.title, self.built), badges.get(p.name)) for p in pages]
+               for name, pages in menus.items()},
             "branding": dict(spec.branding), "languages": self.languages(), "access": access,
-            "current": parent, **extra,
+            "current": parent, "badges": badges, **extra,
         }
+
+    def badges(self, pages):
+        """{page: conversations with unread messages} of the chat and inbox pages among ``pages``: one query,
+        and none when no such page is shown."""
+        chat_pages = [p for p in pages if p.kind in CHAT_KINDS and p.chats]
+        if not chat_pages:
+            return {}
+        from ..chat import service  # the chat package imports the pages' helpers
+
+        unread = service.unread(self.access)
+        return {p.name: sum(unread.get(name, 0) for name in p.chats) for p in chat_pages}
 
     def languages(self):
         from django.conf import settings

@@ -9,6 +9,7 @@ from django.http import Http404
 
 from .base import CabinetView, HomeView, LoginRequired
 from .calendar import CalendarPage
+from .chat import ChatPage, ConversationActionView, ConversationView, MessageActionView, StartView, TicketRowView
 from .dashboard import DashboardPage
 from .detail import DetailPage
 from .forms import FormView
@@ -18,11 +19,12 @@ from .profile import ProfileView
 from .pwa import icon, manifest, offline, service_worker
 from .transitions import TransitionView
 
-__all__ = ["CabinetView", "FormView", "HomeView", "LoginRequired", "PageView", "ProfileView", "TransitionView",
-           "icon", "manifest", "offline", "service_worker"]
+__all__ = ["CabinetView", "ConversationActionView", "ConversationView", "FormView", "HomeView", "LoginRequired",
+           "MessageActionView", "PageView", "ProfileView", "StartView", "TicketRowView", "TransitionView", "icon",
+           "manifest", "offline", "service_worker"]
 
 
-class PageView(ListPage, DetailPage, DashboardPage, InfoPage, CalendarPage):
+class PageView(ListPage, DetailPage, DashboardPage, InfoPage, CalendarPage, ChatPage):
     """``p/<page>/`` (the page's kind) and ``p/<page>/<pk>/`` (a row of the page's entity)."""
 
     def get(self, request, page, pk=None):
