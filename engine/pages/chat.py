@@ -151,7 +151,13 @@ class ChatPage(CabinetView):
             "url": reverse("chat-conversation", args=[page.name, conv.pk]),
         } for conv in rows]
         first = chats[page.chats[0]]
+        kept = {"chat": chosen, "state": params.choice(request, "state", STATES),
+                "operator": params.choice(request, "operator", OPERATORS)}
+        query = urlencode({k: v for k, v in kept.items() if v}) if inbox else ""
+        for item in items:
+            item["url"] += f"?{query}" if query else ""
         return {
+            "query": query,
             "items": items, "inbox": inbox, "state": state, "operator": operator, "chat": chosen,
             "states": list(STATES.items()), "operators": list(OPERATORS.items()),
             "chats": [(n, label(c.label, self.built)) for n, c in chats.items()] if len(chats) > 1 else [],
@@ -162,8 +168,6 @@ class ChatPage(CabinetView):
         if chat.type == "group" and not conv.title:
             channel = next((c for c in chat.channels if c.name == conv.slug), None)
             return label(channel.title, self.built) if channel else conv.slug
-        if chat.type == "direct" and conv.client_id == self.access.user.pk:
-            return label(chat.label, self.built)  # the client's own conversation with staff
         if conv.title:
             return conv.title
         if chat.type == "ticket":
@@ -193,7 +197,8 @@ class ChatPage(CabinetView):
         closed = policy.is_closed(conv)
         return {
             "conv": conv, "chat": chat, "items": items, "rights": rights, "base": base, "post_url": base,
-            "title": self.title_of(conv, chat), "closed": closed, "seen_upto": others,
+            "title": label(page.title, self.built) if self.alone(page) else self.title_of(conv, chat),
+            "closed": closed, "seen_upto": others,
             "operator": person(conv.operator) if conv.operator_id else "",
             "older_url": f"{base}?{urlencode({'before': found[0].pk})}" if len(found) == THREAD_SIZE else None,
             "newer_url": base if before is not None else None,

@@ -1,0 +1,113 @@
+"""A guest on a 360 px phone and an operator on a 1280 px desktop chat live in two real browser contexts
+(Debian's Chromium driven by Playwright); each sees the other's message within a second, without reloading."""
+import os
+import time
+
+import pytest
+
+from tests.browser.test_cabinet_browser import CHROMIUM, browser, shot  # noqa: F401 (the browser fixture)
+from tests.engine.chat_solution import CHAT_YAML, person
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed")
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+LIVE = 1.0  # seconds: a message shows at the other side within this, without a reload
+
+
+@pytest.fixture
+def people(publish_yaml, settings):
+    settings.CABINET_CHAT_STREAM_LIFETIME = 60  # one stream per page for the whole test (WSGI mode)
+    built, _ = publish_yaml(CHAT_YAML)
+    guest = person("anna", "guest", built, "Anna Berg")
+    built.model("stay").objects.create(guest=built.model("guest").objects.get(user=guest), room="214")
+    return {"built": built, "anna": guest, "rita": person("rita", "reception", built, "Rita Desk")}
+
+
+def log_in(chromium, live_server, username, viewport):
+    context = chromium.new_context(viewport=viewport, device_scale_factor=2 if viewport["width"] < 500 else 1,
+                                  locale="en-US", timezone_id="Europe/Berlin")
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error"
+            and not message.text.startswith("Failed to load resource") else None)  # (the browser's favicon probe)
+    page.on("response", lambda response: errors.append(f"{response.status} {response.url}")
+            if response.status >= 400 else None)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", f"{username}-pw-123")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return context, page, errors
+
+
+def arrives(page, text, since):
+    """Wait until a message with ``text`` shows in ``page``'s thread; return the seconds since ``since``."""
+    page.locator("#thread .message .body", has_text=text).wait_for(timeout=5000)
+    return time.monotonic() - since
+
+
+def send(page, text):
+    page.fill("#composer-text", text)
+    start = time.monotonic()
+    page.click("form[data-composer] button[type=submit]")
+    return start
+
+
+def test_a_guest_on_a_phone_and_an_operator_on_a_desktop_chat_live(people, live_server, browser):  # noqa: F811
+    phone_context, phone, phone_errors = log_in(browser, live_server, "anna", {"width": 360, "height": 740})
+    desk_context, desk, desk_errors = log_in(browser, live_server, "rita", {"width": 1280, "height": 800})
+
+    phone.goto(f"{live_server.url}/p/chat/")
+    assert phone.locator("h1").inner_text() == "Reception"
+    shot(phone, "chat-1-guest-phone-start")
+    desk.goto(f"{live_server.url}/p/inbox/")
+    assert "No conversations here." in desk.locator(".chat-list").inner_text()
+
+    phone.fill("#composer-text", "Hello! Is the <b>pool</b> open tonight?")
+    with phone.expect_navigation():  # the first message starts the conversation and opens it
+        phone.click("form[data-composer] button[type=submit]")
+    assert phone.locator("#thread .message.mine .body").inner_text() == "Hello! Is the <b>pool</b> open tonight?"
+    # The operator's inbox shows the new conversation by itself, with its unread count.
+    desk.locator(".conversation .conv-title", has_text="Anna Berg").wait_for(timeout=5000)
+    assert desk.locator(".conversation.unread .badge").inner_text().strip().endswith("1")
+    assert desk.locator('.sidebar [data-badge="inbox"] .count').inner_text() == "1"
+    shot(desk, "chat-2-operator-inbox")
+
+    desk.click(".conversation a")
+    desk.wait_for_url("**/p/inbox/c/*/")
+    assert desk.locator("#thread .message .author").first.inner_text() == "Anna Berg"
+    assert desk.locator(".chat-card").is_visible() or desk.locator(".chat-card").count() == 0
+    desk.wait_for_timeout(300)  # both streams connected
+    phone.wait_for_timeout(300)
+
+    took = arrives(phone, "Yes, until ten.", send(desk, "Yes, until ten. Towels are at the pool bar."))
+    assert took < LIVE, f"the operator's answer took {took:.2f}s to reach the phone"
+    took = arrives(desk, "Thank you!", send(phone, "Thank you!"))
+    assert took < LIVE, f"the guest's message took {took:.2f}s to reach the desktop"
+    assert desk.locator("#thread .message").count() == 3 and phone.locator("#thread .message").count() == 3
+
+    # The operator's page read the guest's message: the phone shows "Seen" under it.
+    phone.locator("#thread .message.mine").last.locator(".seen").wait_for(state="visible", timeout=3000)
+    assert phone.locator("#thread .message.mine .seen:visible").count() == 1
+    # Times are shown in the reader's time zone (Europe/Berlin here), not the server's UTC.
+    created = phone.locator("#thread .message time").first.get_attribute("datetime")
+    shown = phone.evaluate("(iso) => new Intl.DateTimeFormat('en-US', {hour: '2-digit', minute: '2-digit', "
+                           "timeZone: 'Europe/Berlin'}).format(new Date(iso))", created)
+    assert phone.locator("#thread .message time").first.inner_text() == shown
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360  # nothing wider than the phone
+    shot(phone, "chat-3-guest-phone-thread")
+
+    # The operator edits their answer; the phone shows the new text live.
+    answer = desk.locator("#thread .message.mine").first
+    answer.locator("details.edit summary").click()
+    answer.locator("textarea").fill("Yes, until ten tonight.")
+    start = time.monotonic()
+    answer.locator("form[data-edit] button").click()
+    took = arrives(phone, "Yes, until ten tonight.", start)
+    assert took < LIVE and phone.locator("#thread .message .edited:visible").count() == 1
+    shot(desk, "chat-4-operator-desktop-thread")
+
+    # Without JavaScript's help the operator's list keeps its badge; the guest's unread badge on another page.
+    assert (desk_errors, phone_errors) == ([], []), (desk_errors, phone_errors)
+    phone_context.close()
+    desk_context.close()
