@@ -98,7 +98,7 @@ class CabinetView(View):
             **{name: [(p, label(p.title, self.built), badges.get(p.name)) for p in pages]
                for name, pages in menus.items()},
             "branding": dict(spec.branding), "languages": self.languages(), "access": access,
-            "current": parent, "badges": badges, **extra,
+            "current": parent, "badges": badges, "unread_total": sum(badges.values()), **extra,
         }
 
     def badges(self, pages):

@@ -116,6 +116,10 @@ class ChatPage(CabinetView):
             context["badges_json"] = json.dumps(context["badges"])
             return render(request, self.built, "_chat_list.html", context)
         thread = self.thread(page, conv) if conv is not None or alone else None
+        if request.GET.get("fragment") == "thread" and thread is not None:  # chat.js: the header after a change
+            context = self.context(page, listing=listing, thread=thread, conv=conv,
+                                   list_url=reverse("page", args=[page.name]))
+            return render(request, self.built, "_chat_thread.html", context)
         card = self.card(conv) if page.kind == "inbox" and conv is not None else None
         if conv is not None:
             streams = [f"{STREAM_URL}?{urlencode({'conversation': conv.pk})}"]
@@ -226,8 +230,10 @@ class ChatPage(CabinetView):
         return [(u.pk, person(u)) for u in users]
 
     def members(self, conv):
+        """Who a moderator may remove: a channel's members; in a direct chat or a ticket, the people added
+        besides its client and staff."""
         return [(p.user_id, person(p.user), p.side) for p in service.members(self.access, conv)
-                if p.user_id != self.access.user.pk]
+                if p.user_id != self.access.user.pk and (conv.type == "group" or p.side not in ("client", "staff"))]
 
     def card(self, conv):
         from ..chat.card import client_card  # the client card (core)

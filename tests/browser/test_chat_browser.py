@@ -28,7 +28,7 @@ def log_in(chromium, live_server, username, viewport):
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error"
+    page.on("console", lambda message: errors.append(f"{page.url}: {message.text[:80]} {message.location}") if message.type == "error"
             and not message.text.startswith("Failed to load resource") else None)  # (the browser's favicon probe)
     page.on("response", lambda response: errors.append(f"{response.status} {response.url}")
             if response.status >= 400 else None)
@@ -85,6 +85,9 @@ def test_a_guest_on_a_phone_and_an_operator_on_a_desktop_chat_live(people, live_
     took = arrives(desk, "Thank you!", send(phone, "Thank you!"))
     assert took < LIVE, f"the guest's message took {took:.2f}s to reach the desktop"
     assert desk.locator("#thread .message").count() == 3 and phone.locator("#thread .message").count() == 3
+    # The open conversation is read as messages arrive: its list entry and the menu count no unread.
+    desk.locator(".conversation.unread").wait_for(state="detached", timeout=3000)
+    desk.locator('.sidebar [data-badge="inbox"].zero').wait_for(state="attached", timeout=3000)
 
     # The operator's page read the guest's message: the phone shows "Seen" under it.
     phone.locator("#thread .message.mine").last.locator(".seen").wait_for(state="visible", timeout=3000)
@@ -107,7 +110,23 @@ def test_a_guest_on_a_phone_and_an_operator_on_a_desktop_chat_live(people, live_
     assert took < LIVE and phone.locator("#thread .message .edited:visible").count() == 1
     shot(desk, "chat-4-operator-desktop-thread")
 
-    # Without JavaScript's help the operator's list keeps its badge; the guest's unread badge on another page.
+    # The operator takes the conversation; the guest opens a claim about her stay from the claims page.
+    desk.click(".thread-actions button:has-text('Take')")
+    desk.wait_for_url("**/p/inbox/c/*/")
+    assert "Answered by Rita Desk" in desk.locator(".thread-state").inner_text()
+    stay = people["built"].model("stay").objects.get()
+    phone.goto(f"{live_server.url}/p/claims/?about={stay.pk}")
+    assert phone.locator("#id_row-stay").input_value() == str(stay.pk)
+    phone.fill("#id_row-subject", "Noisy air conditioning")
+    phone.fill("#new-text", "It rattles all night.")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    shot(phone, "chat-5-guest-phone-new-claim")
+    with phone.expect_navigation():
+        phone.click(".chat-new button[type=submit]")
+    assert phone.locator("#thread .message .body").inner_text() == "It rattles all night."
+    desk.goto(f"{live_server.url}/p/inbox/?chat=claims")
+    assert desk.locator(".conversation .conv-title").inner_text() == "Noisy air conditioning"
+    shot(desk, "chat-6-operator-inbox-claims")
     assert (desk_errors, phone_errors) == ([], []), (desk_errors, phone_errors)
     phone_context.close()
     desk_context.close()

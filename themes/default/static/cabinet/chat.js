@@ -160,13 +160,14 @@
   }
   let readTimer = null;
   function markRead(upto) {
-    if (!base || document.visibilityState !== "visible") return;
+    // Record the receipt, then refresh the list and badges so that they count this conversation as read.
+    if (!base || document.visibilityState !== "visible") { refreshList(); return; }
     clearTimeout(readTimer);
     readTimer = setTimeout(() => {
       const body = new FormData();
       body.append("upto", upto);
-      send(`${base}read/`, body).catch(() => {});
-    }, 250);
+      send(`${base}read/`, body).catch(() => {}).finally(refreshList);
+    }, 150);
   }
   document.addEventListener("visibilitychange", () => {
     const last = thread && thread.lastElementChild;
@@ -203,9 +204,13 @@
         badge.classList.toggle("zero", !count);
       });
     });
+    const dot = document.querySelector(".menu-toggle .badge");
+    if (dot) dot.classList.toggle("zero", !Object.values(counts).some(Boolean));
   }
   async function refreshHead() {
-    const response = await fetch(location.href, {credentials: "same-origin"}).catch(() => null);
+    const params = new URLSearchParams(location.search);
+    params.set("fragment", "thread");  // the thread alone: a whole page would bring its own nonce'd style
+    const response = await fetch(`${location.pathname}?${params}`, {credentials: "same-origin"}).catch(() => null);
     if (!response || !response.ok) return;
     const doc = new DOMParser().parseFromString(await response.text(), "text/html");
     [".thread-head", "[data-compose-area]"].forEach((selector) => {
@@ -232,11 +237,12 @@
     if (payload.id && Number(payload.id) > Number(root.dataset.last || 0)) root.dataset.last = payload.id;
     const here = current && String(payload.conversation) === current;
     const data = payload.data || {};
-    if (kind === "message" || kind === "state" || kind === "delete") refreshList();
+    const fromOther = kind === "message" && String((data.author || {}).id) !== me;
+    if (!(here && fromOther) && (kind === "message" || kind === "state" || kind === "delete")) refreshList();
     if (!here) return;
     if (kind === "message" || kind === "edit" || kind === "delete") {
       upsert(data);
-      if (kind === "message" && String((data.author || {}).id) !== me) markRead(data.id);
+      if (fromOther) markRead(data.id);
     } else if (kind === "read") {
       if (String(data.user) !== me) markSeen(data.upto);
     } else if (kind === "state" || kind === "access") {
@@ -266,6 +272,11 @@
     form.dataset.wired = "1";
     const area = form.querySelector("textarea");
     const files = form.querySelector("[data-files]");
+    const chosen = form.querySelector("[data-chosen]");
+    const showChosen = () => {
+      if (chosen) chosen.textContent = files ? [...files.files].map((f) => f.name).join(", ") : "";
+    };
+    if (files) files.addEventListener("change", showChosen);
     area.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
     });
@@ -282,6 +293,7 @@
         upsert(answer.data);
         area.value = "";
         if (files) files.value = "";
+        showChosen();
         area.focus();
       } catch {
         form.submit(); // no connection to fetch through: let the browser post it
