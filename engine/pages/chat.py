@@ -236,9 +236,20 @@ class ChatPage(CabinetView):
                 if p.user_id != self.access.user.pk and (conv.type == "group" or p.side not in ("client", "staff"))]
 
     def card(self, conv):
-        from ..chat.card import client_card  # the client card (core)
+        """The client card (``engine.chat.card``) with each related row's values beside their column names,
+        and a link to the client's profile page when the reader has one."""
+        from ..chat.card import client_card
 
-        return client_card(self.access, conv)
+        card = client_card(self.access, conv)
+        if card is None:
+            return None
+        for section in card.get("related", ()):
+            names = [c["label"] for c in section.get("columns", ())]
+            for row in section.get("rows", ()):
+                row["cells"] = list(zip(names, row.get("values", ()), strict=False))
+        target = self.site.row_page(self.access, card["entity"]) if card.get("id") else None
+        card["url"] = reverse("page-row", args=[target.name, card["id"]]) if target else None
+        return card
 
     def new_form(self, page, chat, data=None, files=None):
         """What starts a conversation from the list: a ticket's create form, or a moderator's new channel."""

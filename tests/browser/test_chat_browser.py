@@ -76,7 +76,10 @@ def test_a_guest_on_a_phone_and_an_operator_on_a_desktop_chat_live(people, live_
     desk.click(".conversation a")
     desk.wait_for_url("**/p/inbox/c/*/")
     assert desk.locator("#thread .message .author").first.inner_text() == "Anna Berg"
-    assert desk.locator(".chat-card").is_visible() or desk.locator(".chat-card").count() == 0
+    card = desk.locator(".chat-card")  # the client card beside the conversation, on the desktop's right
+    assert card.is_visible() and "Phone" in card.inner_text() and "214" in card.inner_text()
+    box, thread_box = card.bounding_box(), desk.locator(".chat-thread").bounding_box()
+    assert box["x"] > thread_box["x"] + thread_box["width"] - 1 and box["x"] + box["width"] <= 1280
     desk.wait_for_timeout(300)  # both streams connected
     phone.wait_for_timeout(300)
 

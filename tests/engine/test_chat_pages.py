@@ -148,9 +148,15 @@ def test_inbox_lists_the_oldest_unanswered_first_with_unread_counts(chat, people
 
 def test_the_inbox_conversation_take_hand_over_and_the_thread(chat, people, client):
     conv = say(chat, people["anna"], "Towels, please")
+    guest = chat.model("guest").objects.get(user=people["anna"])
+    chat.model("stay").objects.create(guest=guest, room="214")
     client.force_login(people["rita"])
     page = main_html(client.get(f"/p/inbox/c/{conv.pk}/"))
-    assert 'class="chat has-list has-thread inbox"' in page
+    assert 'class="chat has-list has-thread has-card inbox"' in page
+    card = page[page.index('<aside class="chat-card card"'):page.index("</aside>")]
+    assert re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", card)).strip() == (
+        "Anna Berg Full name Anna Berg Phone +100 Stays Anna Berg · 214 Room 214")
+    assert f'<a href="/p/guests/{guest.pk}/">Anna Berg</a>' in card  # the profile, where the reader has it
     assert '<h2 id="thread-title">Anna Berg</h2>' in page and "Towels, please" in page
     assert f'action="/p/inbox/c/{conv.pk}/take/"' in page
     assert f'<option value="{people["sam"].pk}">Sam Shift</option>' in page
