@@ -130,6 +130,16 @@ def test_a_guest_on_a_phone_and_an_operator_on_a_desktop_chat_live(people, live_
     desk.goto(f"{live_server.url}/p/inbox/?chat=claims")
     assert desk.locator(".conversation .conv-title").inner_text() == "Noisy air conditioning"
     shot(desk, "chat-6-operator-inbox-claims")
+    # On a phone the operator's list and thread are separate screens: the thread with a way back.
+    desk.set_viewport_size({"width": 360, "height": 740})
+    desk.click(".conversation a")
+    desk.wait_for_url("**/p/inbox/c/*/?chat=claims")
+    assert desk.locator(".chat-list").is_hidden() and desk.locator(".thread-head .back").is_visible()
+    assert desk.evaluate("document.documentElement.scrollWidth") <= 360
+    shot(desk, "chat-7-operator-phone-thread")
+    desk.click(".thread-head .back")
+    desk.wait_for_url("**/p/inbox/?chat=claims")
+    assert desk.locator(".chat-list").is_visible() and desk.locator(".chat-placeholder").is_hidden()
     assert (desk_errors, phone_errors) == ([], []), (desk_errors, phone_errors)
     phone_context.close()
     desk_context.close()
