@@ -42,6 +42,9 @@ roles:
       guest: {actions: [list, view], scope: all}
       stay: {actions: [list, view], scope: all}
       claim: {actions: [list, view, close, reopen], scope: all}
+  cleaner:
+    entities:
+      stay: {actions: [list, view], scope: all}
 workflows:
   claim_flow:
     entity: claim
@@ -85,6 +88,7 @@ pages:
   lounge: {kind: chat, chat: lounge, roles: [guest, reception], title: {en: Discussions}}
   inbox: {kind: inbox, chats: [reception, claims], roles: [reception], title: {en: Inbox}}
   guests: {kind: list, entity: guest, roles: [reception]}
+  stays: {kind: list, entity: stay, roles: [cleaner]}
 """
 
 

@@ -273,6 +273,43 @@ def test_menu_badges_count_conversations_with_unread_messages(chat, people, clie
                      client.get("/p/lounge/").content.decode())
 
 
+def chat_queries(client, url):
+    """The SQL of ``url``'s request that reads the chat tables."""
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return [q["sql"] for q in queries.captured_queries if "engine_conversation" in q["sql"]]
+
+
+def test_badges_cost_one_query_and_none_without_chat_pages(chat, people, client):
+    say(chat, people["anna"], "one")
+    client.force_login(people["rita"])
+    assert len(chat_queries(client, "/p/guests/")) == 1
+    client.force_login(person("cleo", "cleaner", chat))
+    assert chat_queries(client, "/p/stays/") == []
+    assert "data-badge" not in client.get("/p/stays/").content.decode()
+
+
+def test_a_ticket_of_a_row_a_channel_by_a_moderator_and_starting_with_fetch(chat, people, client):
+    claim = chat.model("claim").objects.create(author=people["anna"], subject="Lost key")
+    client.force_login(people["rita"])
+    opened = client.get(f"/p/inbox/row/{claim.pk}/")
+    conv = Conversation.objects.get(chat="claims", row_id=claim.pk)
+    assert opened.status_code == 302 and opened["Location"] == f"/p/inbox/c/{conv.pk}/"
+    assert client.get("/p/inbox/row/999999/").status_code == 404
+    channel = client.post("/p/lounge/start/", {"title": "Tennis", "slug": "tennis"})
+    tennis = Conversation.objects.get(chat="lounge", slug="tennis")
+    assert channel.status_code == 302 and (tennis.title, tennis.type) == ("Tennis", "group")
+    taken = client.post("/p/lounge/start/", {"title": "Tennis again", "slug": "tennis"})
+    assert taken.status_code == 400 and "A channel with this name exists." in main_html(taken)
+    client.force_login(people["boris"])
+    assert client.get(f"/p/claims/row/{claim.pk}/").status_code == 404  # anna's claim
+    assert 'class="card chat-new"' not in main_html(client.get("/p/lounge/"))  # members make no channels
+    assert client.post("/p/lounge/start/", {"title": "Mine", "slug": "mine"}).status_code == 403
+    started = client.post("/p/chat/start/", {"text": "Hi"}, HTTP_ACCEPT="application/json")
+    mine = Conversation.objects.get(chat="reception", client=people["boris"])
+    assert started.status_code == 201 and started.json() == {"conversation": mine.pk, "url": f"/p/chat/c/{mine.pk}/"}
+
+
 def count_queries(client, url):
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200
