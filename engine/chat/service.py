@@ -212,6 +212,12 @@ def _ticket_values(access, spec, values):
                 continue
             value = found
         result[key] = value
+    forced = {name for name, _value in access.forced(entity)}
+    forced |= set(writes.state_fields(access.policy.built.spec, entity))
+    for f in ep.entity.fields:
+        needed = f.required and f.stored and not f.has_default and not f.sequence and not f.default_expr
+        if needed and f.name not in forced and f.name not in errors and result.get(f.name) in (None, ""):
+            errors[f.name] = [{"message": _("This field is required."), "code": "required"}]
     if errors:
         raise Invalid(fields=errors)
     return access.clean_input(entity, result, "create")

@@ -113,8 +113,7 @@ def make_user(name, *roles, **extra):
     return user
 
 
-@pytest.fixture
-def world(publish_yaml):
+def build_world(publish_yaml):
     """The chat solution with two guests (their profiles and stays), reception, a manager and an outsider."""
     built, _ = publish_yaml(CHAT_YAML)
     ann, bob = make_user("ann", "guest"), make_user("bob", "guest")
@@ -129,6 +128,11 @@ def world(publish_yaml):
                             guests=guests, stays=stays)
     world.access = lambda user: built.policy.for_user(user)
     return world
+
+
+@pytest.fixture
+def world(publish_yaml):
+    return build_world(publish_yaml)
 
 
 def visible_ids(world, user, chat=None):
