@@ -79,7 +79,7 @@ chats:
       fields: [name, email, vip]
       related:
         - {entity: stay, via: guest, title: {en: Stays, ru: Проживания}, columns: [room, check_out],
-           order: [-check_out], limit: 2}
+           filter: "room != 'R0'", order: [-check_out], limit: 2}
   claims:
     type: ticket
     label: {en: Claims, ru: Претензии}

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from engine.chat import live, service
+from engine.chat.card import client_card
 from engine.chat.errors import Closed, Conflict, Invalid, NotAllowed, NotVisible
 from engine.chat.models import Attachment, ChatEvent, Conversation, Message, Participant
 from engine.models import Outbox
@@ -356,3 +357,45 @@ def test_attachments_are_stored_under_random_names(world, settings, tmp_path):
     service.delete(ann, message.pk)
     assert not Attachment.objects.filter(pk=attachment.pk).exists()
     assert not (tmp_path / stored).exists()
+
+
+def test_client_card_through_the_readers_field_policy(world):
+    Stay = world.built.model("stay")
+    Stay.objects.create(guest=world.guests["ann"], room="R7", check_out=dt.date(2026, 5, 2))
+    Stay.objects.create(guest=world.guests["ann"], room="R0", check_out=dt.date(2026, 6, 1))  # filtered out
+    conv = service.start(world.access(world.ann), "reception", text="Hi")
+    rita = world.access(world.rita)
+    assert client_card(rita, conv.pk) == {
+        "entity": "guest", "id": world.guests["ann"].pk, "title": "Ann", "user": {"id": world.ann.pk, "name": "ann"},
+        "fields": [{"name": "name", "label": "Name", "value": "Ann"},
+                   {"name": "email", "label": "Email", "value": "ann@x.org"}],  # vip is hidden from reception
+        "related": [{"entity": "stay", "title": "Stays",
+                     "columns": [{"name": "room", "label": "Room"}, {"name": "check_out", "label": "Check out"}],
+                     "rows": [{"id": world.stays["ann"].pk + 2, "title": "R7", "values": ["R7", "05/02/2026"],
+                               "cells": [{"name": "room", "value": "R7"}, {"name": "check_out", "value": "05/02/2026"}]},
+                              {"id": world.stays["ann"].pk, "title": "R1", "values": ["R1", ""],
+                               "cells": [{"name": "room", "value": "R1"}, {"name": "check_out", "value": ""}]}]}],
+    }
+    manager_card = client_card(world.access(world.max), conv)
+    assert manager_card["fields"][-1] == {"name": "vip", "label": "Vip", "value": "No"}
+    assert client_card(world.access(world.ann), conv) is None  # the client does not see a card of themselves
+    with pytest.raises(NotVisible):
+        client_card(world.access(world.bob), conv.pk)
+    hall = service.channel(world.access(world.max), "lobby", "hall")
+    assert client_card(world.access(world.max), hall) is None
+
+
+def test_client_card_queries_are_constant(world):
+    Stay = world.built.model("stay")
+    conv = service.start(world.access(world.ann), "reception", text="Hi")
+    rita = world.access(world.rita)
+    conv = world.built.chat.get(rita, conv.pk)
+    client_card(rita, conv)
+    with CaptureQueriesContext(connection) as one:
+        client_card(rita, conv)
+    for i in range(5):
+        Stay.objects.create(guest=world.guests["ann"], room=f"S{i}", check_out=dt.date(2026, 1, 1 + i))
+    with CaptureQueriesContext(connection) as many:
+        card = client_card(rita, conv)
+    assert [r["title"] for r in card["related"][0]["rows"]] == ["S4", "S3"]
+    assert len(many.captured_queries) == len(one.captured_queries) <= 4
