@@ -106,6 +106,16 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E374": (ERROR, "timer runs in a state its transition does not start from"),
     "E375": (ERROR, "timer with actions does not say in which states it runs"),
     "E377": (ERROR, "timer does a transition that needs fields filled in"),
+    # Chats (engine/chat)
+    "E380": (ERROR, "chat key that does not apply to the chat's type"),
+    "E381": (ERROR, "chat lacks a key its type needs"),
+    "E382": (ERROR, "ticket 'about' is not a reference to another entity"),
+    "E383": (ERROR, "ticket close/reopen is not a transition of the entity, or closed states without a workflow"),
+    "E384": (ERROR, "ticket close does not lead to a closed state, or reopen leads to one"),
+    "E385": (ERROR, "client card entity is not a profile entity"),
+    "E386": (ERROR, "client card related path does not lead to the card's entity"),
+    "E387": (ERROR, "ticket staff role has no grant on the ticket entity"),
+    "E388": (ERROR, "role both client and staff of a direct chat"),
     # Chat pages (kind: chat, kind: inbox)
     "E390": (ERROR, "chat or inbox page without a known chat"),
     "E391": (ERROR, "chat or chats on a page that is not a chat or inbox"),
