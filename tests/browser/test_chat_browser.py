@@ -46,6 +46,19 @@ def arrives(page, text, since):
     return time.monotonic() - since
 
 
+def png():
+    """A small photo-like PNG (160x100, a green gradient)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    image = Image.new("RGB", (160, 100))
+    image.putdata([(11, 60 + y, 79 + x // 2) for y in range(100) for x in range(160)])
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def send(page, text):
     page.fill("#composer-text", text)
     start = time.monotonic()
@@ -91,6 +104,18 @@ def test_a_guest_on_a_phone_and_an_operator_on_a_desktop_chat_live(people, live_
     # The open conversation is read as messages arrive: its list entry and the menu count no unread.
     desk.locator(".conversation.unread").wait_for(state="detached", timeout=3000)
     desk.locator('.sidebar [data-badge="inbox"].zero').wait_for(state="attached", timeout=3000)
+
+    # A photo from the phone: uploaded with the message, shown at the operator's side through the scoped URL.
+    phone.set_input_files("[data-files]", files=[{"name": 'sink <b>.png', "mimeType": "image/png",
+                                                  "buffer": png()}])
+    assert phone.locator("[data-chosen]").inner_text() == 'sink <b>.png'
+    took = arrives(desk, "The sink drips.", send(phone, "The sink drips."))
+    assert took < LIVE, f"the photo's message took {took:.2f}s to reach the desktop"
+    image = desk.locator("#thread .message .files img").last
+    image.wait_for()
+    assert image.get_attribute("alt") == 'sink <b>.png' and image.get_attribute("src").startswith("/chat/files/")
+    desk.wait_for_function("(img) => img.complete && img.naturalWidth === 160", arg=image.element_handle())
+    assert phone.locator("[data-chosen]").inner_text() == ""  # the form is ready for the next message
 
     # The operator's page read the guest's message: the phone shows "Seen" under it.
     phone.locator("#thread .message.mine").last.locator(".seen").wait_for(state="visible", timeout=3000)
