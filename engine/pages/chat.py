@@ -151,7 +151,9 @@ class ChatPage(CabinetView):
             "chat": label(chats[conv.chat].label, self.built),
             "unread": getattr(conv, "unread", 0) or 0, "last": getattr(conv, "last_text", "") or "",
             "when": conv.last_message_at, "waiting": conv.waiting_since, "closed": conv.closed or state == "closed",
-            "operator": person(conv.operator) if conv.operator_id else "",
+            "operator": person(conv.operator) if conv.operator_id else "", "type": conv.type,
+            "about": self.description_of(conv, chats[conv.chat]),
+            "joined": conv.type == "group" and getattr(conv, "my_read_id", None) is not None,
             "url": reverse("chat-conversation", args=[page.name, conv.pk]),
         } for conv in rows]
         first = chats[page.chats[0]]
@@ -177,6 +179,11 @@ class ChatPage(CabinetView):
         if chat.type == "ticket":
             return _("Ticket #%(number)s") % {"number": conv.row_id}
         return person(conv.client)
+
+    def description_of(self, conv, chat):
+        """A declared channel's description (shown in the list until it has messages)."""
+        channel = next((c for c in chat.channels if c.name == conv.slug), None) if chat.type == "group" else None
+        return label(channel.description, self.built) if channel else ""
 
     def thread(self, page, conv):
         """The conversation's latest messages (or those before ``?before=``), marked read, with its actions."""

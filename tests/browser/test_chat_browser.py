@@ -22,7 +22,7 @@ def people(publish_yaml, settings):
     return {"built": built, "anna": guest, "rita": person("rita", "reception", built, "Rita Desk")}
 
 
-def log_in(chromium, live_server, username, viewport):
+def log_in(chromium, live_server, username, viewport, password=None):
     context = chromium.new_context(viewport=viewport, device_scale_factor=2 if viewport["width"] < 500 else 1,
                                   locale="en-US", timezone_id="Europe/Berlin")
     page = context.new_page()
@@ -34,7 +34,7 @@ def log_in(chromium, live_server, username, viewport):
             if response.status >= 400 else None)
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("#id_username", username)
-    page.fill("#id_password", f"{username}-pw-123")
+    page.fill("#id_password", password or f"{username}-pw-123")
     page.click("button[type=submit]")
     page.wait_for_load_state()
     return context, page, errors

@@ -81,7 +81,7 @@ chats:
     members: [guest]
     moderators: [reception]
     channels:
-      lobby: {title: {en: Lobby}}
+      lobby: {title: {en: Lobby}, description: {en: Say hello}}
 pages:
   chat: {kind: chat, chat: reception, roles: [guest], title: {en: Reception}}
   claims: {kind: chat, chat: claims, roles: [guest], title: {en: My claims}}

@@ -242,11 +242,14 @@ def test_channels_join_leave_and_removal_by_a_moderator(chat, people, client):
     client.force_login(people["anna"])
     listing = main_html(client.get("/p/lounge/"))
     lobby = Conversation.objects.get(chat="lounge", slug="lobby")
-    assert "<strong class=\"conv-title\">Lobby</strong>" in listing
+    assert "<strong class=\"conv-title\">Lobby</strong>" in listing and '<span class="conv-last">Say hello</span>' in listing
+    assert "Joined" not in listing
     page = main_html(client.get(f"/p/lounge/c/{lobby.pk}/"))
     assert "Join to write here." in page and f'action="/p/lounge/c/{lobby.pk}/join/"' in page
     assert client.post(f"/p/lounge/c/{lobby.pk}/join/").status_code == 302
     client.post(f"/p/lounge/c/{lobby.pk}/", {"text": "Hi all"})
+    joined = main_html(client.get("/p/lounge/"))
+    assert '<span class="tag">Joined</span>' in joined and '<span class="conv-last">Hi all</span>' in joined
     assert f'action="/p/lounge/c/{lobby.pk}/leave/"' in main_html(client.get(f"/p/lounge/c/{lobby.pk}/"))
     client.force_login(people["rita"])
     moderator = main_html(client.get(f"/p/lounge/c/{lobby.pk}/"))
