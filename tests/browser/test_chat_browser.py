@@ -165,6 +165,29 @@ def test_a_guest_on_a_phone_and_an_operator_on_a_desktop_chat_live(people, live_
     desk.click(".thread-head .back")
     desk.wait_for_url("**/p/inbox/?chat=claims")
     assert desk.locator(".chat-list").is_visible() and desk.locator(".chat-placeholder").is_hidden()
+    # A moderator removes the guest from a channel she has open: her stream is revoked and says so.
+    phone.goto(f"{live_server.url}/p/lounge/")
+    phone.click(".conversation a >> text=Lobby")
+    with phone.expect_navigation():
+        phone.click(".thread-actions button:has-text('Join')")
+    phone.fill("#composer-text", "Hello, neighbours!")
+    phone.click("form[data-composer] button[type=submit]")
+    phone.locator("#thread .message.mine").wait_for()
+    desk.set_viewport_size({"width": 1280, "height": 800})
+    desk.goto(phone.url)
+    desk.on("dialog", lambda dialog: dialog.accept())
+    desk.click(".thread-actions summary:has-text('Members')")
+    start = time.monotonic()
+    with desk.expect_navigation():
+        desk.click(".members button:has-text('Remove')")
+    phone.locator(".closed-note", has_text="You can no longer see this conversation.").wait_for(timeout=5000)
+    assert time.monotonic() - start < 5
+    assert phone.locator("#composer-text").count() == 0 and phone.locator(".thread-actions").is_hidden()
+    shot(phone, "chat-8-guest-phone-removed")
+    lobby = phone.url
+    assert phone.goto(lobby).status == 404  # and the page is gone for her
+    phone_errors.remove(f"404 {lobby}")
+
     assert (desk_errors, phone_errors) == ([], []), (desk_errors, phone_errors)
     phone_context.close()
     desk_context.close()

@@ -256,9 +256,16 @@
       source.addEventListener(kind, (event) => handle(kind, event));
     });
     source.addEventListener("revoked", () => {
+      // Access was withdrawn: nothing here can be done any more; say so where the composer was.
       source.close();
-      if (liveStatus) liveStatus.textContent = text("revokedText");
-      document.querySelectorAll("[data-composer] textarea, [data-composer] button").forEach((el) => { el.disabled = true; });
+      const note = document.createElement("p");
+      note.className = "closed-note";
+      note.setAttribute("role", "alert");
+      note.textContent = text("revokedText");
+      const area = document.querySelector("[data-compose-area]");
+      if (area) area.replaceChildren(note);
+      document.querySelectorAll(".thread-actions, .message-actions").forEach((el) => { el.hidden = true; });
+      if (liveStatus) liveStatus.textContent = "";
     });
     source.addEventListener("open", () => online(true));
     source.addEventListener("error", () => online(false));
