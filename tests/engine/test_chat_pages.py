@@ -165,6 +165,9 @@ def test_the_inbox_conversation_take_hand_over_and_the_thread(chat, people, clie
     assert conv.operator == people["rita"]
     taken = main_html(client.get(f"/p/inbox/c/{conv.pk}/"))
     assert "Answered by Rita Desk" in taken and f'action="/p/inbox/c/{conv.pk}/take/"' not in taken
+    fragment = client.get(f"/p/inbox/c/{conv.pk}/?fragment=thread").content.decode()  # what chat.js swaps in
+    assert fragment.startswith('<section class="chat-thread"') and fragment.rstrip().endswith("</section>")
+    assert "Answered by Rita Desk" in fragment and "<style" not in fragment
     handed = client.post(f"/p/inbox/c/{conv.pk}/hand_over/", {"user": people["sam"].pk})
     assert handed.status_code == 302
     conv.refresh_from_db()
