@@ -68,6 +68,13 @@ def test_a_guest_starts_their_conversation_with_the_first_message(chat, people, 
     assert '<h1 id="thread-title">Reception</h1>' in page  # the page's title
 
 
+def test_the_chat_speaks_the_readers_language(chat, people, client):
+    client.force_login(people["anna"])
+    client.post("/i18n/setlang/", {"language": "ru", "next": "/p/chat/"})
+    html = main_html(client.get("/p/chat/"))
+    assert "Напишите свой вопрос — мы ответим здесь." in html and ">Отправить</button>" in html
+
+
 def test_posting_without_javascript_and_with_fetch(chat, people, client):
     conv = say(chat, people["anna"], "Hello")
     client.force_login(people["anna"])
