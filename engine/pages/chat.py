@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
 from django.db.models import F, Max
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -145,7 +146,8 @@ class ChatPage(CabinetView):
                                    state=state, operator=operator).filter(chat__in=page.chats)
         if not inbox:  # a client's list: the most recent first (an inbox: oldest unanswered first)
             qs = qs.order_by(F("last_message_at").desc(nulls_last=True), "-id")
-        rows = list(qs[:LIST_SIZE])
+        paged = Paginator(qs, LIST_SIZE).get_page(request.GET.get("page"))
+        rows = list(paged.object_list)
         items = [{
             "conv": conv, "title": self.title_of(conv, chats[conv.chat]),
             "chat": label(chats[conv.chat].label, self.built),
@@ -162,8 +164,11 @@ class ChatPage(CabinetView):
         query = urlencode({k: v for k, v in kept.items() if v}) if inbox else ""
         for item in items:
             item["url"] += f"?{query}" if query else ""
+        more = f"{query}&" if query else ""
         return {
-            "query": query,
+            "query": query, "paged": paged,
+            "previous_url": f"?{more}page={paged.previous_page_number()}" if paged.has_previous() else None,
+            "next_url": f"?{more}page={paged.next_page_number()}" if paged.has_next() else None,
             "items": items, "inbox": inbox, "state": state, "operator": operator, "chat": chosen,
             "states": list(STATES.items()), "operators": list(OPERATORS.items()),
             "chats": [(n, label(c.label, self.built)) for n, c in chats.items()] if len(chats) > 1 else [],

@@ -146,11 +146,24 @@ def test_inbox_lists_the_oldest_unanswered_first_with_unread_counts(chat, people
     assert "conv-title" not in mine and "No conversations here." in mine
     unassigned = main_html(client.get("/p/inbox/?operator=unassigned"))
     assert re.findall(r'<strong class="conv-title">([^<]+)</strong>', unassigned) == ["Anna Berg"]
-    odd = client.get("/p/inbox/?state=%00&operator=nobody&chat=zzz")  # unknown filters: the defaults
+    odd = client.get("/p/inbox/?state=%00&operator=nobody&chat=zzz&page=x")  # unknown filters: the defaults
     assert odd.status_code == 200
     fragment = client.get("/p/inbox/?state=all&operator=unassigned&fragment=list").content.decode()
     assert fragment.lstrip().startswith('<ul class="conversations"')  # the list alone, for chat.js to swap in
     assert re.findall(r'href="([^"]+)"', fragment) == [f"/p/inbox/c/{anna.pk}/?state=all&amp;operator=unassigned"]
+
+
+def test_the_inbox_pages_its_list_keeping_the_filters(chat, people, client, monkeypatch):
+    monkeypatch.setattr("engine.pages.chat.LIST_SIZE", 1)
+    say(chat, people["anna"], "first")
+    say(chat, people["boris"], "second")
+    client.force_login(people["rita"])
+    first = main_html(client.get("/p/inbox/?state=waiting"))
+    assert re.findall(r'<strong class="conv-title">([^<]+)</strong>', first) == ["Anna Berg"]
+    assert '<a href="?state=waiting&amp;page=2">Next</a>' in first and "Page 1 of 2" in first
+    second = main_html(client.get("/p/inbox/?state=waiting&page=2"))
+    assert re.findall(r'<strong class="conv-title">([^<]+)</strong>', second) == ["Boris Li"]
+    assert '<a href="?state=waiting&amp;page=1">Previous</a>' in second
 
 
 def test_the_inbox_conversation_take_hand_over_and_the_thread(chat, people, client):
