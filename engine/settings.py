@@ -162,6 +162,10 @@ CABINET_WEBHOOK_BACKOFF_MAX = float(os.environ.get("CABINET_WEBHOOK_BACKOFF_MAX"
 # targets: server-side request forgery) unless allowed: all of them, or these hosts / networks.
 CABINET_WEBHOOK_ALLOW_PRIVATE = env_bool("CABINET_WEBHOOK_ALLOW_PRIVATE")
 CABINET_WEBHOOK_ALLOWED_HOSTS = env_list("CABINET_WEBHOOK_ALLOWED_HOSTS", [])
+# Chat streams (engine.chat.stream): seconds between re-checks of a stream's permission (and sweeps of
+# the event table), and the lifetime of a stream under WSGI (runserver), after which the browser reconnects.
+CABINET_CHAT_RECHECK = float(os.environ.get("CABINET_CHAT_RECHECK", "10"))
+CABINET_CHAT_STREAM_LIFETIME = float(os.environ.get("CABINET_CHAT_STREAM_LIFETIME", "25"))
 
 AUTHENTICATION_BACKENDS = [
     # First: refuses locked-out clients before any password is checked.
