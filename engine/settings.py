@@ -136,6 +136,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
     DATABASES["default"]["OPTIONS"].setdefault(
         "init_command", "PRAGMA journal_mode=WAL;")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and os.environ.get("CABINET_DB_POOL"):
+    # A pool of at most CABINET_DB_POOL connections per process (psycopg_pool): under ASGI every request in
+    # flight runs its sync part in its own thread, so a burst (hundreds of chat streams reconnecting after a
+    # restart) waits for a pooled connection instead of exceeding the server's max_connections.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1, "max_size": int(os.environ["CABINET_DB_POOL"]), "timeout": 30}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

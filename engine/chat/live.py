@@ -229,6 +229,11 @@ class RedisBus:
             self._thread = threading.Thread(target=self._listen, name="cabinet-chat-redis", daemon=True)
             self._thread.start()
 
+    @staticmethod
+    def listener_name():
+        """The listener's connection name in Redis's CLIENT LIST."""
+        return f"cabinet-chat-listener-{os.getpid()}"
+
     def _listen(self):
         channel = redis_channel()
         delay = RECONNECT_MIN
@@ -237,7 +242,7 @@ class RedisBus:
             pubsub = None
             try:
                 client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3, socket_keepalive=True,
-                                              health_check_interval=15)
+                                              health_check_interval=15, client_name=self.listener_name())
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(channel)
                 self.connected.set()

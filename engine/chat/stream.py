@@ -156,23 +156,36 @@ class Stream:
     # --- events -------------------------------------------------------------------------------
 
     def catch_up(self):
-        """Frames of the visible events above ``floor`` not sent yet, read from the database."""
-        events = ChatEvent.objects.filter(id__gt=self.floor).order_by("id")
+        """Frames of the visible events above ``floor`` not sent yet, read from the database. An ``access``
+        event among them means the permission is checked afresh first."""
+        rows = self.stored_events()
+        if any(row[3] == ChatEvent.ACCESS for row in rows):
+            self.authorize(self.fresh_access())  # Revoked when this stream may no longer be open
+            if self.conversation is None:
+                rows = self.stored_events()  # read again with the user's current access
+        frames = []
+        for row in rows:
+            if self.conversation is None:
+                self.visible.add(row[1])
+                self.hidden.discard(row[1])
+            frames.extend(self.send(envelope(*row)))
+        return frames
+
+    def stored_events(self):
+        """(id, conversation, chat, kind, payload) of the stored events above ``floor`` this stream shows."""
+        events = ChatEvent.objects.order_by("id")
         if self.conversation is not None:
             events = events.filter(conversation_id=self.conversation.pk)
         else:
             events = events.filter(conversation__in=self.access.policy.built.chat.visible(self.access, self.chat))
-        frames, after = [], self.floor
+        rows, after = [], self.floor
         while True:
-            rows = list(events.filter(id__gt=after).values_list(
+            batch = list(events.filter(id__gt=after).values_list(
                 "id", "conversation_id", "conversation__chat", "kind", "payload")[:CATCH_UP_BATCH])
-            for row in rows:
-                if self.conversation is None:
-                    self.visible.add(row[1])
-                frames.extend(self.send(envelope(*row)))
-            if len(rows) < CATCH_UP_BATCH:
-                return frames
-            after = rows[-1][0]
+            rows += batch
+            if len(batch) < CATCH_UP_BATCH:
+                return rows
+            after = batch[-1][0]
 
     def needs_database(self, payload):
         """Whether handling ``payload`` reads the database (then the async mode runs it in a thread)."""
