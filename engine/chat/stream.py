@@ -356,14 +356,14 @@ def open_stream(request, built):
 
 @never_cache
 @require_GET
-def view(request):
+def view(request, built=None):
     """``GET /chat/stream/?conversation=<id>`` or ``?chat=<name>``: the live events the user may see."""
     if not request.user.is_authenticated:
         return HttpResponse("Log in to follow a chat.", status=403, content_type="text/plain; charset=utf-8")
     if "conversation" not in request.GET and "chat" not in request.GET:
         return HttpResponse("Say which conversation (?conversation=<id>) or chat (?chat=<name>) to follow.",
                             status=400, content_type="text/plain; charset=utf-8")
-    built = getattr(request, "solution", None) or registry.active
+    built = getattr(request, "solution", None) or built or registry.active
     stream = open_stream(request, built)
     live.mark_online(request.user.pk)
     if isinstance(request, ASGIRequest):
