@@ -264,6 +264,10 @@ def main():
 
         redis.Redis.from_url(redis_url).flushdb()
     env = environment(database_url, redis_url)
+    if database_url.startswith("postgres"):
+        # 200 streams opening at once each hold a connection while their sync part runs: pooled (at most
+        # 20 per process) they wait for one instead of passing PostgreSQL's max_connections (100).
+        env.setdefault("CABINET_DB_POOL", "20")
     os.environ.update(env)
     if not redis_url:
         os.environ.pop("REDIS_URL", None)
