@@ -281,15 +281,45 @@ bus = RedisBus()
 # --- presence: who has a stream open (for offline notices) --------------------------------------
 
 ONLINE_TTL = 45  # seconds; an open stream refreshes it with every heartbeat (every 15 s)
+_open_streams: dict[int, int] = {}  # user id -> streams open in this process
+
+
+def _online_key(user_id):
+    return f"cabinet:chat:online:{user_id}"
 
 
 def mark_online(user_id, ttl=ONLINE_TTL):
+    """Say ``user_id`` has a stream open (for ``ttl`` seconds; heartbeats say it again)."""
     from django.core.cache import cache
 
-    cache.set(f"cabinet:chat:online:{user_id}", 1, ttl)
+    cache.set(_online_key(user_id), 1, ttl)
+
+
+def stream_opened(user_id):
+    """Count a stream of ``user_id`` opened in this process, and mark them online."""
+    with _lock:
+        _open_streams[user_id] = _open_streams.get(user_id, 0) + 1
+    mark_online(user_id)
+
+
+def stream_closed(user_id):
+    """Count a stream of ``user_id`` closed; with none left in this process they are offline at once (a
+    stream of theirs in another process says otherwise again at its next heartbeat), so a message that
+    arrives after they left is notified rather than waiting out ``ONLINE_TTL``."""
+    from django.core.cache import cache
+
+    with _lock:
+        left = _open_streams.get(user_id, 0) - 1
+        if left > 0:
+            _open_streams[user_id] = left
+        else:
+            _open_streams.pop(user_id, None)
+    if left <= 0:
+        cache.delete(_online_key(user_id))
 
 
 def is_online(user_id):
+    """Whether ``user_id`` has a chat stream open (in any process sharing the cache)."""
     from django.core.cache import cache
 
-    return bool(cache.get(f"cabinet:chat:online:{user_id}"))
+    return bool(cache.get(_online_key(user_id)))

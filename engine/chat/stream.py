@@ -22,6 +22,7 @@ pytest-django's ``live_server``) it is a sync generator that holds its thread, s
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
@@ -159,7 +160,7 @@ class Stream:
         """Frames of the visible events above ``floor`` not sent yet, read from the database. An ``access``
         event among them means the permission is checked afresh first."""
         rows = self.stored_events()
-        if any(row[3] == ChatEvent.ACCESS for row in rows):
+        if any(self.concerns_me(envelope(*row)) for row in rows):
             self.authorize(self.fresh_access())  # Revoked when this stream may no longer be open
             if self.conversation is None:
                 rows = self.stored_events()  # read again with the user's current access
@@ -187,9 +188,17 @@ class Stream:
                 return rows
             after = batch[-1][0]
 
+    def concerns_me(self, payload):
+        """Whether ``payload`` is an ``access`` event that may change what this user sees (one about
+        another user, such as adding someone to a conversation, does not)."""
+        if payload.get("kind") != ChatEvent.ACCESS:
+            return False
+        user = (payload.get("data") or {}).get("user")
+        return user is None or user == self.user_id
+
     def needs_database(self, payload):
         """Whether handling ``payload`` reads the database (then the async mode runs it in a thread)."""
-        if payload.get("kind") == ChatEvent.ACCESS:
+        if self.concerns_me(payload):
             return True
         return self.conversation is None and payload.get("conversation") not in self.visible
 
@@ -202,10 +211,10 @@ class Stream:
         if self.conversation is not None:
             if conversation_id != self.conversation.pk:
                 return []
-            if payload.get("kind") == ChatEvent.ACCESS:
+            if self.concerns_me(payload):
                 self.authorize(self.fresh_access())
             return self.send(payload)
-        if payload.get("kind") == ChatEvent.ACCESS:
+        if self.concerns_me(payload):
             self.authorize(self.fresh_access())
             self.visible.discard(conversation_id)
             self.hidden.discard(conversation_id)
@@ -238,6 +247,12 @@ class Stream:
     def heartbeat(self):
         live.mark_online(self.user_id)
 
+    def opened(self):
+        live.stream_opened(self.user_id)
+
+    def closed(self):
+        live.stream_closed(self.user_id)
+
     def revoked_frame(self):
         return frame({"conversation": self.conversation.pk if self.conversation is not None else None,
                       "chat": self.chat}, event="revoked")
@@ -261,7 +276,9 @@ def _in_thread(fn):
 async def async_events(stream):
     """The stream under ASGI: waits on the event loop; only database work leaves it."""
     sub = live.subscribe_async(stream.channels)
+    loop = asyncio.get_running_loop()
     try:
+        await _in_thread(stream.opened)()
         # The request's own thread opened a connection for the session and the permission check; close
         # it now rather than hold it for the life of the stream.
         await sync_to_async(connections.close_all)()
@@ -295,11 +312,24 @@ async def async_events(stream):
         yield stream.revoked_frame().encode()
     finally:
         sub.close()
+        # Not awaited: the generator may be closing because its task was cancelled (client gone).
+        loop.run_in_executor(None, _closing(stream.closed))
+
+
+def _closing(fn):
+    def run():
+        try:
+            fn()
+        finally:
+            close_old_connections()
+
+    return run
 
 
 def sync_events(stream, lifetime):
     """The stream under WSGI: holds its thread, so it ends after ``lifetime`` seconds (clients reconnect)."""
     sub = live.subscribe(stream.channels)
+    stream.opened()
     try:
         yield f"retry: {RETRY_MS_WSGI}\n\n".encode()
         live.listening(LISTEN_WAIT)
@@ -325,6 +355,7 @@ def sync_events(stream, lifetime):
         yield stream.revoked_frame().encode()
     finally:
         sub.close()
+        stream.closed()
 
 
 # --- the view -----------------------------------------------------------------------------------
@@ -365,7 +396,6 @@ def view(request, built=None):
                             status=400, content_type="text/plain; charset=utf-8")
     built = getattr(request, "solution", None) or built or registry.active
     stream = open_stream(request, built)
-    live.mark_online(request.user.pk)
     if isinstance(request, ASGIRequest):
         content = async_events(stream)
     else:

@@ -1,7 +1,7 @@
 """Two web processes of the Procfile (gunicorn + uvicorn workers) on PostgreSQL and Redis deliver chat events
 to each other's clients: a guest streaming from web A receives, within a second, what an operator posts
 through web B, and the other way round; a client that reconnects to the other process with its
-Last-Event-ID catches up from the database.
+Last-Event-ID catches up from the database; a client that goes away is offline at once.
 """
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def session(user):
     return store.session_key
 
 print("SETUP " + json.dumps({"conversation": conversation.pk, "guest": session(guest),
-                             "operator": session(operator)}))
+                             "operator": session(operator), "guest_id": guest.pk}))
 """
 
 
@@ -208,6 +208,15 @@ def test_two_processes_deliver_to_each_others_clients(tmp_path):
         again.start()
         wait_until(lambda: again.texts() == expected[3:], 5, 0.05, "the catch-up on web B")
         assert [f["id"] for _, f in again.events] == [f["id"] for _, f in guest.events[3:]]
+
+        # Presence: the guest is online while a stream is open, and offline as soon as the last one closes
+        # (the server notices the disconnect), not when the key would expire.
+        online = redis.Redis.from_url(REDIS_URL)
+        key = f":1:cabinet:chat:online:{ids['guest_id']}"
+        assert online.exists(key)
+        guest.close()
+        again.close()
+        wait_until(lambda: not online.exists(key), 5, 0.05, "the guest to be offline")
         for web in bases:
             assert stack.alive(web), stack.log(web)[-2000:]
     finally:

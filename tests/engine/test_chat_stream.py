@@ -275,8 +275,16 @@ def test_async_stream_is_revoked_by_the_periodic_check(world, revoke):
     run(scenario)
 
 
-def test_async_stream_heartbeat_marks_the_user_online(world, monkeypatch):
+def test_async_stream_marks_the_user_online_while_open(world, monkeypatch):
     monkeypatch.setattr(stream, "HEARTBEAT", 0.2)
+    made = []  # the streams' generators: the test client does not close them when its response is closed,
+    original = stream.async_events  # an ASGI server does (``aclosing``), or cancels them when the client goes
+
+    def recording(s):
+        made.append(original(s))
+        return made[-1]
+
+    monkeypatch.setattr(stream, "async_events", recording)
 
     async def scenario():
         reader = Reader(await open_async(world.anna, f"conversation={world.conv.pk}"))
@@ -286,7 +294,19 @@ def test_async_stream_heartbeat_marks_the_user_online(world, monkeypatch):
         assert not await sync_to_async(live.is_online)(world.anna.pk)
         assert await reader.frames(1, timeout=2) == [{"comment": ": ping"}]
         assert await sync_to_async(live.is_online)(world.anna.pk)
+        second = Reader(await open_async(world.anna, "chat=reception"))  # another tab
+        assert await second.frames(1) == [{"retry": "3000"}]
         await reader.close()
+        await made[0].aclose()
+        await asyncio.sleep(0.2)
+        assert await sync_to_async(live.is_online)(world.anna.pk)  # the other tab is still open
+        await second.close()
+        await made[1].aclose()
+        for _ in range(50):
+            if not await sync_to_async(live.is_online)(world.anna.pk):
+                break
+            await asyncio.sleep(0.02)
+        assert not await sync_to_async(live.is_online)(world.anna.pk)  # gone at once, not after 45 s
 
     run(scenario)
 
