@@ -329,8 +329,8 @@ def _closing(fn):
 def sync_events(stream, lifetime):
     """The stream under WSGI: holds its thread, so it ends after ``lifetime`` seconds (clients reconnect)."""
     sub = live.subscribe(stream.channels)
-    stream.opened()
     try:
+        stream.opened()
         yield f"retry: {RETRY_MS_WSGI}\n\n".encode()
         live.listening(LISTEN_WAIT)
         frames = stream.catch_up()
