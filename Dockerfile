@@ -32,4 +32,4 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
 
 USER cabinet
 EXPOSE 8000
-CMD ["gunicorn", "engine.wsgi:application"]
+CMD ["gunicorn", "engine.asgi:application"]

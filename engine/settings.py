@@ -136,6 +136,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
     DATABASES["default"]["OPTIONS"].setdefault(
         "init_command", "PRAGMA journal_mode=WAL;")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and os.environ.get("CABINET_DB_POOL"):
+    # A pool of at most CABINET_DB_POOL connections per process (psycopg_pool): under ASGI every request in
+    # flight runs its sync part in its own thread, so a burst (hundreds of chat streams reconnecting after a
+    # restart) waits for a pooled connection instead of exceeding the server's max_connections.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1, "max_size": int(os.environ["CABINET_DB_POOL"]), "timeout": 30}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -162,6 +169,10 @@ CABINET_WEBHOOK_BACKOFF_MAX = float(os.environ.get("CABINET_WEBHOOK_BACKOFF_MAX"
 # targets: server-side request forgery) unless allowed: all of them, or these hosts / networks.
 CABINET_WEBHOOK_ALLOW_PRIVATE = env_bool("CABINET_WEBHOOK_ALLOW_PRIVATE")
 CABINET_WEBHOOK_ALLOWED_HOSTS = env_list("CABINET_WEBHOOK_ALLOWED_HOSTS", [])
+# Chat streams (engine.chat.stream): seconds between re-checks of a stream's permission (and sweeps of
+# the event table), and the lifetime of a stream under WSGI (runserver), after which the browser reconnects.
+CABINET_CHAT_RECHECK = float(os.environ.get("CABINET_CHAT_RECHECK", "10"))
+CABINET_CHAT_STREAM_LIFETIME = float(os.environ.get("CABINET_CHAT_STREAM_LIFETIME", "25"))
 
 AUTHENTICATION_BACKENDS = [
     # First: refuses locked-out clients before any password is checked.

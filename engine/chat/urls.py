@@ -1,7 +1,7 @@
 """Every chat URL of a built version (the API's are mounted with the rest of ``/api/``)."""
 from django.urls import path
 
-from . import download
+from . import download, stream
 
 
 def urlpatterns(built):
@@ -9,4 +9,5 @@ def urlpatterns(built):
     kwargs = {"built": built}
     return [
         path("chat/files/<int:pk>/", download.view, kwargs=kwargs, name="chat-file"),
+        path("chat/stream/", stream.view, kwargs=kwargs, name="chat-stream"),
     ]
