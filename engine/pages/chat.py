@@ -35,7 +35,6 @@ from .base import CabinetView, html5_widget, label, render
 from .forms import CabinetModelForm, FormView
 
 CHAT_KINDS = ("chat", "inbox")
-STREAM_URL = "/chat/stream/"  # engine.chat.stream (mounted by engine.chat.urls)
 THREAD_SIZE = 50  # messages per screen; older ones behind a link
 LIST_SIZE = 50  # conversations per screen
 STATES = {"waiting": gettext_lazy("Waiting for an answer"), "open": gettext_lazy("Open"),
@@ -122,12 +121,10 @@ class ChatPage(CabinetView):
                                    list_url=reverse("page", args=[page.name]))
             return render(request, self.built, "_chat_thread.html", context)
         card = self.card(conv) if page.kind == "inbox" and conv is not None else None
-        if conv is not None:
-            streams = [f"{STREAM_URL}?{urlencode({'conversation': conv.pk})}"]
-        else:
-            streams = []
+        stream = reverse("chat-stream")  # engine.chat.stream
+        streams = [f"{stream}?{urlencode({'conversation': conv.pk})}"] if conv is not None else []
         if page.kind == "inbox" or (conv is None and not alone):
-            streams = [f"{STREAM_URL}?{urlencode({'chat': name})}" for name in page.chats]
+            streams = [f"{stream}?{urlencode({'chat': name})}" for name in page.chats]
         context = self.context(
             page, listing=listing, thread=thread, card=card, conv=conv, alone=alone,
             streams=" ".join(streams), last_event=ChatEvent.objects.aggregate(last=Max("id"))["last"] or 0,
