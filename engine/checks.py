@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from .chat.checks import check_chats
+from .chat.page_checks import check_chat_pages
 from .errors import Problem
 from .expr.checks import policy_problems
 from .fieldtypes import BadDefault, FieldType, parse_value
@@ -156,6 +157,7 @@ class Checker:
             self.check_role(role)
         for page in self.spec.pages:
             self.check_page(page)
+        check_chat_pages(self)
         self.check_workflows()
         check_timers(self)
         self.check_webhooks()
