@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
@@ -105,6 +107,20 @@ def _require(access, conv, right):
     raise NotAllowed()
 
 
+@contextmanager
+def _stored_files():
+    """Collect the names of files stored during a transaction; remove them when it fails (its rows roll
+    back, files in storage would stay behind)."""
+    names = []
+    try:
+        yield names
+    except BaseException:
+        storage = Attachment._meta.get_field("file").storage
+        for name in names:
+            storage.delete(name)
+        raise
+
+
 def _participant(conv, user, side):
     me, _ = Participant.objects.get_or_create(conversation=conv, user=user, defaults={"side": side})
     return me
@@ -170,7 +186,7 @@ def start(access, chat, *, text="", files=(), values=None, source="api"):
     checked = _check_message(spec, text, files) if (text or files) else []
     first = bool(text or checked)
     try:
-        with transaction.atomic():
+        with _stored_files() as stored, transaction.atomic():
             if spec.type == "direct":
                 conv, _ = Conversation.objects.get_or_create(
                     chat=spec.name, type=Conversation.DIRECT, client=access.user,
@@ -186,7 +202,7 @@ def start(access, chat, *, text="", files=(), values=None, source="api"):
             if first:
                 conv = _locked(access, conv)
                 _require(access, conv, "post")
-                _post(access, conv, spec, text or "", checked)
+                _post(access, conv, spec, text or "", checked, stored)
     except (writes.DomainError, ValidationError) as exc:
         raise from_domain(exc) from None
     except AccessDenied as exc:
@@ -323,20 +339,25 @@ def post(access, conv, text, files=()):
     spec = policy.chat(conv.chat)
     _require(access, conv, "post")
     checked = _check_message(spec, text, files)
-    with transaction.atomic():
+    with _stored_files() as stored, transaction.atomic():
         conv = _locked(access, conv)
         _require(access, conv, "post")
-        return _post(access, conv, spec, text or "", checked)
+        return _post(access, conv, spec, text or "", checked, stored)
 
 
-def _post(access, conv, spec, text, checked):
-    """Write the message, its files, the conversation's new order, the author's receipt, the event and the
-    offline notices (in the caller's transaction, ``conv`` locked)."""
+def _post(access, conv, spec, text, checked, stored):
+    """Write the message, its files (their names added to ``stored``), the conversation's new order, the
+    author's receipt, the event and the offline notices (in the caller's transaction, ``conv`` locked)."""
     side = _policy(access).side(access, conv)
     message = Message.objects.create(conversation=conv, author=access.user, side=side, text=text)
-    attachments = [Attachment.objects.create(message=message, file=item.content(), name=item.name,
-                                             content_type=item.content_type, size=len(item.data),
-                                             is_image=item.is_image) for item in checked]
+    attachments = []
+    for item in checked:
+        attachment = Attachment(message=message, name=item.name, content_type=item.content_type,
+                                size=len(item.data), is_image=item.is_image)
+        attachment.file.save(item.storage_name(), ContentFile(item.data), save=False)
+        stored.append(attachment.file.name)
+        attachment.save()
+        attachments.append(attachment)
     message._prefetched_objects_cache = {"attachments": attachments}
     message._chat_attachments = attachments
     conv.last_message_at = message.created_at
@@ -377,7 +398,7 @@ def edit(access, message, text):
     spec = _policy(access).chat(conv.chat)
     with transaction.atomic():
         conv = _locked(access, conv)
-        message = Message.objects.select_for_update().select_related("author").get(pk=message.pk)
+        message = Message.objects.select_for_update(of=("self",)).select_related("author").get(pk=message.pk)
         _own_in_window(access, spec, conv, message)
         _require(access, conv, "edit_own")
         _check_text(text, has_files=message.attachments.exists())
@@ -406,7 +427,7 @@ def delete(access, message):
     spec = policy.chat(conv.chat)
     with transaction.atomic():
         conv = _locked(access, conv)
-        message = Message.objects.select_for_update().select_related("author").get(pk=message.pk)
+        message = Message.objects.select_for_update(of=("self",)).select_related("author").get(pk=message.pk)
         if "moderate" not in policy.rights(access, conv):
             _own_in_window(access, spec, conv, message)
             _require(access, conv, "edit_own")
