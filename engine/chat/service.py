@@ -705,6 +705,9 @@ def remove_member(access, conv, user):
         _require(access, conv, "remove_member")
         if target.pk == access.user.pk:
             raise Invalid(fields={"user": [{"message": _("Leave instead of removing yourself."), "code": "self"}]})
+        if conv.type != Conversation.GROUP and target.pk == conv.client_id:
+            raise Invalid(fields={"user": [{"message": _("The client of a conversation stays in it."),
+                                            "code": "client"}]})
         Participant.objects.update_or_create(conversation=conv, user=target,
                                              defaults={"side": _side_of(access, chat, target), "removed": True})
         remove_perm(VIEW_PERMISSION, target, conv)

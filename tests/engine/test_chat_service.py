@@ -240,6 +240,10 @@ def test_add_member_grants_and_remove_member_revokes_with_an_access_event(world)
     assert (got["kind"], got["data"]) == ("access", {"user": world.bob.pk, "action": "remove"})
     with pytest.raises(NotVisible):
         world.built.chat.get(world.access(world.bob), conv.pk)
+    with pytest.raises(Invalid) as caught:
+        service.remove_member(rita, conv, world.ann.pk)
+    assert caught.value.fields == {"user": [{"message": "The client of a conversation stays in it.",
+                                             "code": "client"}]}
 
 
 def test_messages_pages_and_constant_queries(world):
