@@ -494,20 +494,31 @@ def messages(access, conv, *, before=None, after=None, limit=50):
 # --- lists and counters --------------------------------------------------------------------------
 
 def _with_unread(access, queryset):
-    """``queryset`` annotated with ``unread``: others' messages after the user's receipt (a group channel
-    not joined counts none)."""
-    mine = Participant.objects.filter(conversation=OuterRef("pk"), user_id=access.user.pk)
-    others = (Message.objects.filter(conversation=OuterRef("pk"), pk__gt=OuterRef("my_read"),
-                                     deleted_at__isnull=True).exclude(author_id=access.user.pk))
-    count = others.order_by().values("conversation").annotate(n=Count("pk")).values("n")[:1]
+    """``queryset`` annotated with ``unread``: others' messages after the user's read receipt. Without a
+    receipt, staff count what the client still waits for an answer to (a conversation a colleague answered
+    is not news), and a group channel not joined counts none."""
+    user_id = access.user.pk
+    policy = _policy(access)
+    mine = Participant.objects.filter(conversation=OuterRef("pk"), user_id=user_id)
+    others = Message.objects.filter(conversation=OuterRef("pk"), deleted_at__isnull=True).exclude(author_id=user_id)
+    after_receipt = _count(others.filter(pk__gt=OuterRef("my_read")))
+    waiting = _count(others.filter(created_at__gte=OuterRef("waiting_since")))
+    staff_chats = [c.name for c in policy.spec.chats if c.type != "group" and policy.is_staff(access, c)]
     return queryset.annotate(
         my_read_id=Subquery(mine.values("last_read_id")[:1]),
         my_read=Coalesce(F("my_read_id"), Value(0)),
     ).annotate(unread=Case(
         When(type=Conversation.GROUP, my_read_id__isnull=True, then=Value(0)),
-        default=Coalesce(Subquery(count, output_field=IntegerField()), Value(0)),
+        When(chat__in=staff_chats, my_read_id__isnull=True, then=waiting),
+        default=after_receipt,
         output_field=IntegerField(),
     ))
+
+
+def _count(messages):
+    """The number of ``messages`` (a correlated subquery) as an integer expression, 0 for none."""
+    rows = messages.order_by().values("conversation").annotate(n=Count("pk")).values("n")[:1]
+    return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
 
 
 def _closed_q(policy, chats):

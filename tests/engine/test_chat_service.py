@@ -281,9 +281,13 @@ def test_conversations_and_unread_counts_in_constant_queries(world, django_asser
         rows = list(service.conversations(rita, "reception"))
     assert [(c.client.username, c.unread, c.last_text) for c in rows] == [
         ("ann", 1, "hello from ann"), ("bob", 1, "hello from bob")]  # oldest unanswered first
+    service.post(world.access(world.ann), convs[0], "still there?")
+    assert [c.unread for c in service.conversations(rita, "reception")] == [2, 1]
     service.mark_read(rita, convs[0])
     service.post(rita, convs[1], "answer")
     assert service.unread(rita) == {"reception": 0, "claims": 1}
+    # max never opened them: what a client still waits for counts, what rita answered does not
+    assert service.unread(world.access(world.max)) == {"reception": 1, "claims": 1, "lobby": 0, "club": 0}
     assert service.unread(world.access(world.bob)) == {"reception": 1, "claims": 0, "lobby": 0, "club": 0}
     assert [c.client.username for c in service.conversations(rita, "reception", state="waiting")] == ["ann"]
     service.take(rita, convs[0])
