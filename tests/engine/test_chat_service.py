@@ -421,3 +421,23 @@ def test_files_of_a_failed_post_do_not_stay_in_storage(world, settings, tmp_path
         service.post(ann, conv, "", [SimpleUploadedFile("a.pdf", PDF)])
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
     assert not Attachment.objects.exists() and not Message.objects.exists()
+
+
+def test_starting_channels_and_who_may_start(world):
+    max_ = world.access(world.max)
+    wine = service.start(max_, "club", values={"slug": "wine", "title": "Wine club"})
+    assert (wine.type, wine.slug, wine.title) == ("group", "wine", "Wine club")
+    assert Participant.objects.get(conversation=wine).side == "moderator"
+    for values, code in (({"slug": "Bad Slug"}, "invalid"), ({"slug": "wine"}, "unique")):
+        with pytest.raises(Invalid) as caught:
+            service.start(max_, "club", values=values)
+        assert [item["code"] for item in caught.value.fields["slug"]] == [code]
+    with pytest.raises(NotAllowed):
+        service.start(world.access(world.ann), "lobby", values={"slug": "mine"})  # members do not create
+    with pytest.raises(NotVisible):
+        service.start(world.access(world.eve), "lobby", values={"slug": "mine"})
+    with pytest.raises(NotVisible):
+        service.start(world.access(world.ann), "no_such_chat")
+    with pytest.raises(NotAllowed):
+        service.start(world.access(world.rita), "reception", text="staff have no own thread")
+    assert Conversation.objects.filter(type="group").count() == 1
