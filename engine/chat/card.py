@@ -7,6 +7,7 @@ constant: the profile row, then one query per related section, plus one per refe
 """
 from __future__ import annotations
 
+from django.db.models import F
 from django.utils.translation import get_language
 
 from ..display import Refs, display, row_title
@@ -76,13 +77,20 @@ def _related(access, spec, rel, profile_row):
     rows = access.queryset(rel.entity, "list").filter(**{rel.via.replace(".", "__"): profile_row.pk})
     if rel.filter:
         rows = rows.filter(access.condition_q(rel.entity, rel.filter))
-    rows = list(rows.select_related(*(f.name for f in refs)).order_by(*rel.order, "-pk")[: rel.limit])
+    rows = list(rows.select_related(*(f.name for f in refs)).order_by(*_ordering(rel.order))[: rel.limit])
     titles = Refs(access, spec, spec.currency).load(rows, refs)
     return {
         "entity": rel.entity, "title": _label(rel.title, spec),
         "columns": [{"name": f.name, "label": _label(f.label, spec)} for f in columns],
         "rows": [_row(row, entity, visible, columns, spec.currency, titles) for row in rows],
     }
+
+
+def _ordering(order):
+    """``order`` as ORM expressions with empty values last on every database (PostgreSQL puts NULLs first in
+    a descending order, SQLite last), then the newest row first."""
+    return [F(item[1:]).desc(nulls_last=True) if item.startswith("-") else F(item).asc(nulls_last=True)
+            for item in order] + [F("pk").desc()]
 
 
 def _row(row, entity, visible, columns, currency, titles):

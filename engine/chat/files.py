@@ -12,7 +12,6 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass
 
-from django.core.files.base import ContentFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
@@ -53,9 +52,6 @@ class Checked:
     def storage_name(self):
         """A random file name that reveals nothing and cannot be guessed."""
         return f"{secrets.token_urlsafe(18)}.{self.extension}"
-
-    def content(self):
-        return ContentFile(self.data, name=self.storage_name())
 
 
 def display_name(name):

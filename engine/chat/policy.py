@@ -86,30 +86,31 @@ class ChatPolicy:
 
     def _chat_q(self, access, chat):
         """The conversations of ``chat`` the user's roles make visible, or None for none."""
+        mine = Q(chat=chat.name, type=chat.type)  # a chat whose type changed keeps its old threads hidden
         if access.is_superuser:
-            return Q(chat=chat.name)
+            return mine
         if not access.user.is_authenticated:
             return None
         if chat.type == "direct":
             if set(chat.staff) & access.roles:
-                return Q(chat=chat.name)
+                return mine
             if self._is_client(access, chat):
-                return Q(chat=chat.name, client=access.user)
+                return mine & Q(client=access.user)
             return None
         if chat.type == "ticket":
             if not self._ticket_reader(access, chat):
                 return None
             rows = access.queryset(chat.entity, "view").order_by().values("pk")
-            return Q(chat=chat.name, row_id__in=rows)
+            return mine & Q(row_id__in=rows)
         if set(chat.moderators) & access.roles:
-            return Q(chat=chat.name)
+            return mine
         if not self._is_member(access, chat):
             return None
         removed = Participant.objects.filter(conversation=OuterRef("pk"), user=access.user, removed=True)
         if chat.join == "open":
-            return Q(chat=chat.name) & ~Exists(removed)
+            return mine & ~Exists(removed)
         joined = Participant.objects.filter(conversation=OuterRef("pk"), user=access.user, removed=False)
-        return Q(chat=chat.name) & Exists(joined)
+        return mine & Exists(joined)
 
     def visible(self, access, chat=None):
         """The conversations the user may see (of ``chat`` when given): one SQL query."""

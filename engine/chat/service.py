@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
@@ -105,6 +107,20 @@ def _require(access, conv, right):
     raise NotAllowed()
 
 
+@contextmanager
+def _stored_files():
+    """Collect the names of files stored during a transaction; remove them when it fails (its rows roll
+    back, files in storage would stay behind)."""
+    names = []
+    try:
+        yield names
+    except BaseException:
+        storage = Attachment._meta.get_field("file").storage
+        for name in names:
+            storage.delete(name)
+        raise
+
+
 def _participant(conv, user, side):
     me, _ = Participant.objects.get_or_create(conversation=conv, user=user, defaults={"side": side})
     return me
@@ -170,7 +186,7 @@ def start(access, chat, *, text="", files=(), values=None, source="api"):
     checked = _check_message(spec, text, files) if (text or files) else []
     first = bool(text or checked)
     try:
-        with transaction.atomic():
+        with _stored_files() as stored, transaction.atomic():
             if spec.type == "direct":
                 conv, _ = Conversation.objects.get_or_create(
                     chat=spec.name, type=Conversation.DIRECT, client=access.user,
@@ -186,7 +202,7 @@ def start(access, chat, *, text="", files=(), values=None, source="api"):
             if first:
                 conv = _locked(access, conv)
                 _require(access, conv, "post")
-                _post(access, conv, spec, text or "", checked)
+                _post(access, conv, spec, text or "", checked, stored)
     except (writes.DomainError, ValidationError) as exc:
         raise from_domain(exc) from None
     except AccessDenied as exc:
@@ -323,20 +339,25 @@ def post(access, conv, text, files=()):
     spec = policy.chat(conv.chat)
     _require(access, conv, "post")
     checked = _check_message(spec, text, files)
-    with transaction.atomic():
+    with _stored_files() as stored, transaction.atomic():
         conv = _locked(access, conv)
         _require(access, conv, "post")
-        return _post(access, conv, spec, text or "", checked)
+        return _post(access, conv, spec, text or "", checked, stored)
 
 
-def _post(access, conv, spec, text, checked):
-    """Write the message, its files, the conversation's new order, the author's receipt, the event and the
-    offline notices (in the caller's transaction, ``conv`` locked)."""
+def _post(access, conv, spec, text, checked, stored):
+    """Write the message, its files (their names added to ``stored``), the conversation's new order, the
+    author's receipt, the event and the offline notices (in the caller's transaction, ``conv`` locked)."""
     side = _policy(access).side(access, conv)
     message = Message.objects.create(conversation=conv, author=access.user, side=side, text=text)
-    attachments = [Attachment.objects.create(message=message, file=item.content(), name=item.name,
-                                             content_type=item.content_type, size=len(item.data),
-                                             is_image=item.is_image) for item in checked]
+    attachments = []
+    for item in checked:
+        attachment = Attachment(message=message, name=item.name, content_type=item.content_type,
+                                size=len(item.data), is_image=item.is_image)
+        attachment.file.save(item.storage_name(), ContentFile(item.data), save=False)
+        stored.append(attachment.file.name)
+        attachment.save()
+        attachments.append(attachment)
     message._prefetched_objects_cache = {"attachments": attachments}
     message._chat_attachments = attachments
     conv.last_message_at = message.created_at
@@ -377,7 +398,7 @@ def edit(access, message, text):
     spec = _policy(access).chat(conv.chat)
     with transaction.atomic():
         conv = _locked(access, conv)
-        message = Message.objects.select_for_update().select_related("author").get(pk=message.pk)
+        message = Message.objects.select_for_update(of=("self",)).select_related("author").get(pk=message.pk)
         _own_in_window(access, spec, conv, message)
         _require(access, conv, "edit_own")
         _check_text(text, has_files=message.attachments.exists())
@@ -406,7 +427,7 @@ def delete(access, message):
     spec = policy.chat(conv.chat)
     with transaction.atomic():
         conv = _locked(access, conv)
-        message = Message.objects.select_for_update().select_related("author").get(pk=message.pk)
+        message = Message.objects.select_for_update(of=("self",)).select_related("author").get(pk=message.pk)
         if "moderate" not in policy.rights(access, conv):
             _own_in_window(access, spec, conv, message)
             _require(access, conv, "edit_own")
@@ -473,20 +494,31 @@ def messages(access, conv, *, before=None, after=None, limit=50):
 # --- lists and counters --------------------------------------------------------------------------
 
 def _with_unread(access, queryset):
-    """``queryset`` annotated with ``unread``: others' messages after the user's receipt (a group channel
-    not joined counts none)."""
-    mine = Participant.objects.filter(conversation=OuterRef("pk"), user_id=access.user.pk)
-    others = (Message.objects.filter(conversation=OuterRef("pk"), pk__gt=OuterRef("my_read"),
-                                     deleted_at__isnull=True).exclude(author_id=access.user.pk))
-    count = others.order_by().values("conversation").annotate(n=Count("pk")).values("n")[:1]
+    """``queryset`` annotated with ``unread``: others' messages after the user's read receipt. Without a
+    receipt, staff count what the client still waits for an answer to (a conversation a colleague answered
+    is not news), and a group channel not joined counts none."""
+    user_id = access.user.pk
+    policy = _policy(access)
+    mine = Participant.objects.filter(conversation=OuterRef("pk"), user_id=user_id)
+    others = Message.objects.filter(conversation=OuterRef("pk"), deleted_at__isnull=True).exclude(author_id=user_id)
+    after_receipt = _count(others.filter(pk__gt=OuterRef("my_read")))
+    waiting = _count(others.filter(created_at__gte=OuterRef("waiting_since")))
+    staff_chats = [c.name for c in policy.spec.chats if c.type != "group" and policy.is_staff(access, c)]
     return queryset.annotate(
         my_read_id=Subquery(mine.values("last_read_id")[:1]),
         my_read=Coalesce(F("my_read_id"), Value(0)),
     ).annotate(unread=Case(
         When(type=Conversation.GROUP, my_read_id__isnull=True, then=Value(0)),
-        default=Coalesce(Subquery(count, output_field=IntegerField()), Value(0)),
+        When(chat__in=staff_chats, my_read_id__isnull=True, then=waiting),
+        default=after_receipt,
         output_field=IntegerField(),
     ))
+
+
+def _count(messages):
+    """The number of ``messages`` (a correlated subquery) as an integer expression, 0 for none."""
+    rows = messages.order_by().values("conversation").annotate(n=Count("pk")).values("n")[:1]
+    return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
 
 
 def _closed_q(policy, chats):
@@ -684,6 +716,9 @@ def remove_member(access, conv, user):
         _require(access, conv, "remove_member")
         if target.pk == access.user.pk:
             raise Invalid(fields={"user": [{"message": _("Leave instead of removing yourself."), "code": "self"}]})
+        if conv.type != Conversation.GROUP and target.pk == conv.client_id:
+            raise Invalid(fields={"user": [{"message": _("The client of a conversation stays in it."),
+                                            "code": "client"}]})
         Participant.objects.update_or_create(conversation=conv, user=target,
                                              defaults={"side": _side_of(access, chat, target), "removed": True})
         remove_perm(VIEW_PERMISSION, target, conv)

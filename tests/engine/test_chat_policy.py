@@ -166,6 +166,8 @@ def test_direct_conversations_show_to_their_client_and_to_staff_only(world):
         with pytest.raises(NotVisible):
             world.built.chat.get(world.access(world.ann), bad)
     assert world.built.chat.get(world.access(world.ann), str(a.pk)) == a
+    Conversation.objects.filter(pk=b.pk).update(type="group")  # e.g. left over from an older version
+    assert visible_ids(world, world.rita) == [a.pk]
 
 
 def test_tickets_follow_the_rows_scope(world):

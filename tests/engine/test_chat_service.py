@@ -15,12 +15,16 @@ from engine.chat.models import Attachment, ChatEvent, Conversation, Message, Par
 from engine.models import Outbox
 from tests.engine.test_chat_policy import build_world
 
+LINK = ' rel="nofollow noopener noreferrer" target="_blank">'
 XSS = [
-    "<script>alert(1)</script>",
-    '<img src=x onerror="alert(1)">',
-    "javascript:alert(document.cookie)",
-    '"><svg onload=alert(1)>',
-    "https://example.org/\"onmouseover=\"alert(1)",
+    ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+    ('<img src=x onerror="alert(1)">', "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"),
+    ("javascript:alert(document.cookie)", "javascript:alert(document.cookie)"),
+    ("[x](javascript:alert(1))", "[x](javascript:alert(1))"),
+    ('"><svg onload=alert(1)>', "&quot;&gt;&lt;svg onload=alert(1)&gt;"),
+    ('https://example.org/"onmouseover="alert(1)',
+     f'<a href="https://example.org/"{LINK}https://example.org/</a>&quot;onmouseover=&quot;alert(1)'),
+    ("see www.example.org/<b>", f'see <a href="http://www.example.org/"{LINK}www.example.org/</a>&lt;b&gt;'),
 ]
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -79,15 +83,12 @@ def test_events_are_published_only_after_commit(world):
     assert list(Message.objects.filter(conversation=conv).values_list("text", flat=True)) == ["one"]
 
 
-@pytest.mark.parametrize("payload", XSS)
-def test_text_is_escaped_and_only_web_links_are_made(world, payload):
+@pytest.mark.parametrize(("payload", "expected"), XSS)
+def test_text_is_escaped_and_only_web_links_are_made(world, payload, expected):
     conv = service.start(world.access(world.ann), "reception")
-    html = service.message_payload(service.post(world.access(world.ann), conv, payload))["html"]
-    assert "<script" not in html and "<img" not in html and "<svg" not in html
-    assert "onerror=" not in html.replace("onerror=&quot;", "") or "&lt;" in html
-    assert 'href="javascript' not in html
-    tags = [t for t in html.split("<")[1:] if not t.startswith(("a href=\"http", "/a>", "br>"))]
-    assert tags == []  # nothing but our own link and line break tags
+    message = service.post(world.access(world.ann), conv, payload)
+    assert service.message_payload(message)["html"] == expected
+    assert message.text == payload  # stored as typed; escaped when shown
 
 
 def test_text_limits(world):
@@ -239,29 +240,33 @@ def test_add_member_grants_and_remove_member_revokes_with_an_access_event(world)
     assert (got["kind"], got["data"]) == ("access", {"user": world.bob.pk, "action": "remove"})
     with pytest.raises(NotVisible):
         world.built.chat.get(world.access(world.bob), conv.pk)
+    with pytest.raises(Invalid) as caught:
+        service.remove_member(rita, conv, world.ann.pk)
+    assert caught.value.fields == {"user": [{"message": "The client of a conversation stays in it.",
+                                             "code": "client"}]}
 
 
-def test_messages_pages_and_constant_queries(world):
+def test_messages_pages_and_constant_queries(world, django_assert_num_queries):
     ann = world.access(world.ann)
     conv = service.start(ann, "reception")
     sent = [service.post(ann, conv, f"m{i}") for i in range(6)]
     service.post(ann, conv, "with a file", [SimpleUploadedFile("a.pdf", PDF)])
     conv = world.built.chat.get(ann, conv.pk)
-    with CaptureQueriesContext(connection) as few:
+    with django_assert_num_queries(2):  # the messages with their authors, then their attachments
         assert [m.text for m in service.messages(ann, conv, limit=3)] == ["m4", "m5", "with a file"]
     assert [m.text for m in service.messages(ann, conv, before=sent[2].pk)] == ["m0", "m1"]
     assert [m.text for m in service.messages(ann, conv, after=sent[3].pk, limit=2)] == ["m4", "m5"]
     for i in range(10):
         service.post(ann, conv, f"more {i}", [SimpleUploadedFile(f"{i}.pdf", PDF)])
-    with CaptureQueriesContext(connection) as many:
+    with django_assert_num_queries(2):
         found = service.messages(ann, conv, limit=50)
         payloads = [service.message_payload(m) for m in found]
-    assert len(payloads) == 17 and len(many.captured_queries) == len(few.captured_queries) == 2
+    assert len(payloads) == 17 and sum(len(p["attachments"]) for p in payloads) == 11
     with pytest.raises(Invalid):
         service.messages(ann, conv, before="x")
 
 
-def test_conversations_and_unread_counts_in_constant_queries(world):
+def test_conversations_and_unread_counts_in_constant_queries(world, django_assert_num_queries):
     rita = world.access(world.rita)
     convs = []
     for name in ("ann", "bob"):
@@ -269,18 +274,20 @@ def test_conversations_and_unread_counts_in_constant_queries(world):
         convs.append(service.start(world.access(user), "reception", text=f"hello from {name}"))
     service.start(world.access(world.ann), "claims", text="claim", values={"subject": "Lamp"})
     service.unread(rita)  # warm the role and grant caches
-    with CaptureQueriesContext(connection) as ctx:
+    with django_assert_num_queries(1):
         counts = service.unread(rita)
     assert counts == {"reception": 2, "claims": 1}
-    assert len(ctx.captured_queries) == 1
-    with CaptureQueriesContext(connection) as ctx:
+    with django_assert_num_queries(1):
         rows = list(service.conversations(rita, "reception"))
-    assert len(ctx.captured_queries) == 1
     assert [(c.client.username, c.unread, c.last_text) for c in rows] == [
         ("ann", 1, "hello from ann"), ("bob", 1, "hello from bob")]  # oldest unanswered first
+    service.post(world.access(world.ann), convs[0], "still there?")
+    assert [c.unread for c in service.conversations(rita, "reception")] == [2, 1]
     service.mark_read(rita, convs[0])
     service.post(rita, convs[1], "answer")
     assert service.unread(rita) == {"reception": 0, "claims": 1}
+    # max never opened them: what a client still waits for counts, what rita answered does not
+    assert service.unread(world.access(world.max)) == {"reception": 1, "claims": 1, "lobby": 0, "club": 0}
     assert service.unread(world.access(world.bob)) == {"reception": 1, "claims": 0, "lobby": 0, "club": 0}
     assert [c.client.username for c in service.conversations(rita, "reception", state="waiting")] == ["ann"]
     service.take(rita, convs[0])
@@ -399,3 +406,38 @@ def test_client_card_queries_are_constant(world):
         card = client_card(rita, conv)
     assert [r["title"] for r in card["related"][0]["rows"]] == ["S4", "S3"]
     assert len(many.captured_queries) == len(one.captured_queries) <= 4
+
+
+def test_files_of_a_failed_post_do_not_stay_in_storage(world, settings, tmp_path, monkeypatch):
+    settings.MEDIA_ROOT = tmp_path
+    ann = world.access(world.ann)
+    conv = service.start(ann, "reception")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the event log is down")
+
+    monkeypatch.setattr(service.events, "emit", broken)
+    with pytest.raises(RuntimeError):
+        service.post(ann, conv, "", [SimpleUploadedFile("a.pdf", PDF)])
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    assert not Attachment.objects.exists() and not Message.objects.exists()
+
+
+def test_starting_channels_and_who_may_start(world):
+    max_ = world.access(world.max)
+    wine = service.start(max_, "club", values={"slug": "wine", "title": "Wine club"})
+    assert (wine.type, wine.slug, wine.title) == ("group", "wine", "Wine club")
+    assert Participant.objects.get(conversation=wine).side == "moderator"
+    for values, code in (({"slug": "Bad Slug"}, "invalid"), ({"slug": "wine"}, "unique")):
+        with pytest.raises(Invalid) as caught:
+            service.start(max_, "club", values=values)
+        assert [item["code"] for item in caught.value.fields["slug"]] == [code]
+    with pytest.raises(NotAllowed):
+        service.start(world.access(world.ann), "lobby", values={"slug": "mine"})  # members do not create
+    with pytest.raises(NotVisible):
+        service.start(world.access(world.eve), "lobby", values={"slug": "mine"})
+    with pytest.raises(NotVisible):
+        service.start(world.access(world.ann), "no_such_chat")
+    with pytest.raises(NotAllowed):
+        service.start(world.access(world.rita), "reception", text="staff have no own thread")
+    assert Conversation.objects.filter(type="group").count() == 1
