@@ -45,7 +45,7 @@ class ChatApiError(exceptions.APIException):
 def api_error(exc):
     """The DRF exception of ``exc`` (a ``ChatError``): field errors keep their names and codes."""
     fields = getattr(exc, "fields", None) or {}
-    code = getattr(exc, "default_code", "error")
+    code = getattr(exc, "code", None) or getattr(exc, "default_code", "error")
     if fields:
         detail = {name: [exceptions.ErrorDetail(*_message(item, code)) for item in found]
                   for name, found in fields.items()}
