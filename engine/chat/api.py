@@ -24,7 +24,6 @@ from ..api.pagination import Pagination
 from . import service
 from .card import client_card
 from .errors import ChatError
-from .models import Message
 
 TAG = "chat"
 MAX_ID = 2**63 - 1  # the largest id a bigint column stores: a larger one names nothing (404 or 400, never 500)
@@ -190,7 +189,7 @@ class MessageSerializer(serializers.Serializer):
     html = serializers.CharField(help_text="The text escaped, with line breaks and safe links.")
     created = serializers.DateTimeField()
     edited = serializers.DateTimeField(allow_null=True)
-    deleted = serializers.DateTimeField(allow_null=True)
+    deleted = serializers.BooleanField(help_text="Deleted: its text and files are gone.")
     attachments = AttachmentSerializer(many=True)
 
 
@@ -219,6 +218,10 @@ class ReadResultSerializer(serializers.Serializer):
 
 class UserSerializer(serializers.Serializer):
     user = serializers.IntegerField(help_text="The user's id.")
+
+
+class MemberSerializer(PersonSerializer):
+    side = serializers.CharField(help_text="client, staff, member or moderator")
 
 
 def person(user):
@@ -253,13 +256,20 @@ class ChatView(GenericAPIView):
             raise NotFound()
         return self.chat.get(self.access, pk)
 
-    def conversation_data(self, conv, detail=False):
-        """The caller's view of ``conv``; with ``detail``, their side and rights too."""
+    def conversation_data(self, conv, detail=False, states=None):
+        """The caller's view of ``conv``; with ``detail``, their side and rights too. ``states``: the ticket
+        rows' states of a list (``ticket_states``); a single conversation reads its own."""
         request = self.request
+        if states is not None:
+            state = states.get(conv.pk)
+            closed = self.chat.is_closed(conv, state) if conv.type == "ticket" else conv.closed
+        else:
+            found = service.state_payload(self.access, conv)
+            state, closed = found["state"], found["closed"]
         data = {
             "id": conv.pk, "chat": conv.chat, "type": conv.type, "title": conv.title, "row": conv.row_id,
             "slug": conv.slug, "client": person(conv.client), "operator": person(conv.operator),
-            "closed": conv.closed, "state": getattr(conv, "state", None), "created": conv.created_at,
+            "closed": closed, "state": state, "created": conv.created_at,
             "last_message_at": conv.last_message_at, "waiting_since": conv.waiting_since,
             "unread": getattr(conv, "unread", None), "last_text": getattr(conv, "last_text", None),
             "url": reverse("api:chat-conversation", args=[conv.pk], request=request),
@@ -269,6 +279,22 @@ class ChatView(GenericAPIView):
             data["rights"] = sorted(self.chat.rights(self.access, conv))
             data["messages"] = reverse("api:chat-messages", args=[conv.pk], request=request)
         return ConversationDetailSerializer(data).data if detail else ConversationSerializer(data).data
+
+    def ticket_states(self, convs):
+        """{conversation id: its ticket row's state} for a page of conversations: one query per ticket chat."""
+        by_chat, found = {}, {}
+        for conv in convs:
+            if conv.type == "ticket" and conv.row_id is not None:
+                by_chat.setdefault(conv.chat, []).append(conv)
+        for name, items in by_chat.items():
+            spec = self.chat.chat(name)
+            field = self.chat.state_field(spec)
+            if field is None:
+                continue
+            rows = self.built.model(spec.entity)._base_manager.filter(pk__in=[c.row_id for c in items])
+            states = dict(rows.values_list("pk", field))
+            found.update({c.pk: states.get(c.row_id) for c in items})
+        return found
 
     def detail_response(self, conv, code=status.HTTP_200_OK):
         conv = self.conversation(conv.pk)  # re-read: what the change left, as the caller now sees it
@@ -305,8 +331,10 @@ class Conversations(ChatView):
     @extend_schema(
         parameters=[
             OpenApiParameter("chat", str, description="Only this chat's conversations."),
-            OpenApiParameter("state", str, description="open, closed or waiting (staff have not answered)."),
-            OpenApiParameter("operator", str, description="mine, unassigned, or all (the default)."),
+            OpenApiParameter("state", str, enum=list(service.STATES),
+                             description="all (the default), open, closed, waiting (a client waits for an answer) "
+                                         "or unread."),
+            OpenApiParameter("operator", str, description="all (the default), mine, unassigned, or a user id."),
         ],
         responses=ConversationPageSerializer, tags=[TAG])
     def get(self, request):
@@ -323,7 +351,8 @@ class Conversations(ChatView):
             raise refuse("chat", f"Unknown chat; known: {', '.join(c.name for c in self.built.spec.chats)}.")
         queryset = service.conversations(self.access, chat, **options).select_related("client", "operator")
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response([self.conversation_data(conv) for conv in page])
+        states = self.ticket_states(page)
+        return self.get_paginated_response([self.conversation_data(conv, states=states) for conv in page])
 
     @extend_schema(request={"application/json": StartSerializer, "multipart/form-data": StartSerializer},
                    responses={201: ConversationDetailSerializer}, tags=[TAG])
@@ -409,11 +438,7 @@ class MessageDetail(ChatView):
     def message(self, pk):
         if pk > MAX_ID:
             raise NotFound()
-        found = (Message.objects.select_related("conversation")
-                 .filter(pk=pk, conversation__in=self.chat.visible(self.access)).first())
-        if found is None:
-            raise NotFound()
-        return found
+        return pk  # the service finds it in a conversation the caller sees, or answers 404
 
     @extend_schema(request=EditSerializer, responses=MessageSerializer, tags=[TAG])
     def patch(self, request, pk):
@@ -478,6 +503,13 @@ def action_view(name, doc, takes_user=False):
 
 class Members(UserTarget):
     """Add a member to a group channel (or one more participant to any conversation), or remove one."""
+
+    @extend_schema(responses=MemberSerializer(many=True), tags=[TAG])
+    def get(self, request, pk):
+        """The conversation's participants (not removed)."""
+        conv = self.conversation(pk)
+        return Response(MemberSerializer([{"id": p.user_id, "name": person(p.user)["name"], "side": p.side}
+                                          for p in service.members(self.access, conv)], many=True).data)
 
     post = _action("add_member", "Add the user to the conversation (a moderator's or staff's act).", True)
     delete = _action("remove_member", "Remove the user from the conversation: they see nothing of it and "

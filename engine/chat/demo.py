@@ -88,7 +88,19 @@ def _check_conversation(checker, chat, item, path):
         members = item.get("members", [])
         if checker.expect(members, list, (*path, "members"), "a list of usernames"):
             for i, member in enumerate(members):
-                ok = _check_writer(checker, chat, member, (*path, "members", i), None) and ok
+                mpath = (*path, "members", i)
+                if not checker.user_ref(member, mpath)[1]:
+                    ok = False
+                elif not _holds(checker, member, chat.members):
+                    checker.add("E104", f"'{path_text(mpath)}': user {member!r} holds none of the member roles of "
+                                f"chat '{chat.name}'", mpath, f"member roles: {', '.join(chat.members) or 'none'}")
+                    ok = False
+            if members and chat.join == "invite" and not any(_holds(checker, u.username, chat.moderators)
+                                                             for u in checker.data.users):
+                checker.add("E104", f"'{path_text((*path, 'members'))}': an invite-only channel's members are added "
+                            "by a moderator, and no demo user holds a moderator role", (*path, "members"),
+                            f"add a user with a role of {', '.join(chat.moderators) or 'none'}")
+                ok = False
         else:
             ok = False
     messages = item.get("messages", [])
@@ -198,8 +210,9 @@ def load_chats(built, chats, users):
             where = f"chats.{name}[{i}]"
             try:
                 conv = _conversation(built, chat, item, users, _lookup)
-                for member in item.get("members", ()):
-                    service.join(_access(built, users[member]), conv)
+                if conv is None:
+                    continue
+                _add_members(built, chat, conv, [users[m] for m in item.get("members", ())], users)
                 posted = []
                 for j, message in enumerate(item.get("messages", ())):
                     where = f"chats.{name}[{i}].messages[{j}]"
@@ -211,6 +224,21 @@ def load_chats(built, chats, users):
             _backdate(conv, posted, relative_value)
             counts[name] = counts.get(name, 0) + len(posted)
     return counts
+
+
+def _add_members(built, chat, conv, members, users):
+    """Members join an open channel themselves; a moderator adds them to an invite-only one."""
+    from . import service
+
+    if chat.join == "open":
+        for member in members:
+            service.join(_access(built, member), conv)
+        return
+    if members:
+        moderator = next(u for u in users.values() if u.is_superuser or set(chat.moderators) & set(
+            _access(built, u).roles))
+        for member in members:
+            service.add_member(_access(built, moderator), conv, member)
 
 
 def _access(built, user):
@@ -227,7 +255,10 @@ def _conversation(built, chat, item, users, lookup):
         first = (item.get("messages") or [{}])[0].get("from")
         opener = users[first] if first else next(iter(users.values()))
         return service.ticket_for_row(_access(built, opener), chat.name, row.pk)
-    return service.channel(built, chat.name, item["channel"])
+    people = item.get("members") or [m["from"] for m in item.get("messages", ())]
+    if not people:
+        return None  # nothing to write in it: the channel is made on first use
+    return service.channel(_access(built, users[people[0]]), chat.name, item["channel"])
 
 
 def _backdate(conv, posted, relative_value):
