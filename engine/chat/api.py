@@ -368,11 +368,22 @@ class Conversations(ChatView):
             conv = service.ticket_for_row(self.access, chat.name, row)
             return self.detail_response(conv, status.HTTP_201_CREATED)
         values = _values(data)
-        if chat.type == "ticket" and chat.entity:
-            # A refused row names its fields as the entity API does (engine.api.errors.domain_error).
-            self.entity_name, self.api = chat.entity, self.built.api.entity(chat.entity)
+        if chat.type == "ticket" and chat.entity and self.chat.can_start(self.access, chat.name):
+            values = self.ticket_values(chat.entity, values or {})
         conv = service.start(self.access, chat.name, text=text_of(data), files=files_of(request), values=values)
         return self.detail_response(conv, status.HTTP_201_CREATED)
+
+
+    def ticket_values(self, entity, values):
+        """``values`` of a new ticket row validated as ``POST /api/<entity>/`` validates them (the same
+        serializer: required fields, types, refs among the rows the caller may pick, unique values)."""
+        access = self.access
+        editable = access.editable_fields(entity, "create")
+        purpose = "" if editable == access.editable_fields(entity, "update") else "Create"
+        serializer = self.built.api.entity(entity).serializer(access.visible_fields(entity), editable, (), purpose)(
+            data=values, context={"access": access, "request": self.request, "view": self})
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
 
 
 def _values(data):

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from engine import writes
+from engine.access import AccessDenied
 from engine.compiler import compile_folder, compile_sources
 from engine.loader import data_sources, read_folder
 
@@ -93,7 +94,7 @@ def test_claims_are_numbered_by_year_and_walk_their_workflow(resort):
     assert re.fullmatch(rf"C-{year}-0002", made.number) and made.status == "open"
     writes.transition(boris, "claim", made, "close", source="api")
     assert Claim.objects.get(pk=made.pk).status == "closed"
-    with pytest.raises(writes.DomainError):  # guests do not reopen
+    with pytest.raises(AccessDenied):  # guests do not reopen
         writes.transition(boris, "claim", made, "reopen", source="api")
     desk = resort.policy.for_user(user("reception"))
     writes.transition(desk, "claim", made, "reopen", source="api")
@@ -150,6 +151,8 @@ def test_bad_demo_conversations_are_located_and_coded():
         "message before it ($now) (hint: list the messages in the order they were written)",
         "data/chats.yaml:12:17: cabinet.E104 'chats.discussions[0].channel' names no channel of chat "
         "'discussions'; did you mean 'lobby'? (hint: channels: lobby, excursions, families)",
+        "data/chats.yaml:12:34: cabinet.E104 'chats.discussions[0].members[0]': user 'reception' holds none of the "
+        "member roles of chat 'discussions' (hint: member roles: guest)",
         "data/chats.yaml:12:45: cabinet.E223 'chats.discussions[0].members[1]' names the user 'zed', whom the demo "
         "data does not define (hint: add the user under 'users:' or fix the name)",
         "data/chats.yaml:13:7: cabinet.E102 'chats.discussions[1]' needs 'channel' (hint: add 'channel:')",
