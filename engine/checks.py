@@ -12,6 +12,7 @@ from django.core import validators
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from .chat.checks import check_chats
 from .errors import Problem
 from .expr.checks import policy_problems
 from .fieldtypes import BadDefault, FieldType, parse_value
@@ -158,6 +159,7 @@ class Checker:
         self.check_workflows()
         check_timers(self)
         self.check_webhooks()
+        check_chats(self)
         self.problems += workflow_problems(self.spec, self.doc)
         self.problems += policy_problems(self.spec, self.doc, self.problems)
         return self.problems

@@ -73,6 +73,12 @@ class BuiltSolution:
         return Policy(self)
 
     @cached_property
+    def chat(self):
+        from .chat.policy import ChatPolicy
+
+        return ChatPolicy(self)
+
+    @cached_property
     def pages(self):
         from .pages.site import PageSite
 

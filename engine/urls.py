@@ -35,10 +35,13 @@ def extra_urlpatterns():
 
 def version_urlpatterns(built):
     """The URL patterns of one built version."""
+    from .chat.urls import urlpatterns as chat_urlpatterns
+
     return [
         path("admin/", built.admin_site.urls),
         *built.api.urlpatterns(),
         *account_urls(built.spec.theme),
+        *chat_urlpatterns(built),
         *extra_urlpatterns(),
         *built.pages.urlpatterns(),
     ]
