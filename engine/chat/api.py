@@ -12,7 +12,6 @@ import json
 from django.contrib.auth import get_user_model
 from django.urls import include, path
 from django.utils.translation import get_language
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
@@ -218,6 +217,47 @@ class ReadResultSerializer(serializers.Serializer):
 
 class UserSerializer(serializers.Serializer):
     user = serializers.IntegerField(help_text="The user's id.")
+
+
+class CardFieldSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    value = serializers.CharField(allow_null=True, help_text="The value as the cabinet displays it.")
+
+
+class CardCellSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    value = serializers.CharField(allow_null=True)
+
+
+class CardColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+
+
+class CardRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    values = serializers.ListField(child=serializers.CharField(allow_null=True))
+    cells = CardCellSerializer(many=True)
+
+
+class CardSectionSerializer(serializers.Serializer):
+    entity = serializers.CharField()
+    title = serializers.CharField()
+    columns = CardColumnSerializer(many=True)
+    rows = CardRowSerializer(many=True)
+
+
+class CardSerializer(serializers.Serializer):
+    """The client card: the client's profile fields and related rows, each as the reader's field policy shows."""
+
+    entity = serializers.CharField(help_text="The client's profile entity.")
+    id = serializers.IntegerField(allow_null=True, help_text="The profile row (null when the client has none).")
+    title = serializers.CharField()
+    user = PersonSerializer(allow_null=True)
+    fields = CardFieldSerializer(many=True)
+    related = CardSectionSerializer(many=True)
 
 
 class MemberSerializer(PersonSerializer):
@@ -528,7 +568,7 @@ class Members(UserTarget):
 
 
 class Card(ChatView):
-    @extend_schema(responses=OpenApiTypes.OBJECT, tags=[TAG])
+    @extend_schema(responses=CardSerializer, tags=[TAG])
     def get(self, request, pk):
         """The client card beside the conversation (staff): the client's fields and related rows, as the
         caller's field policy shows them."""

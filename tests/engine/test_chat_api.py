@@ -285,9 +285,18 @@ def test_the_client_card_is_for_staff(resort):
     conv = conv_of("reception")
     card = api("reception").get(f"/api/chat/conversations/{conv.pk}/card/")
     assert card.status_code == 200, card.content
-    text = str(card.json())
-    assert "Anna Petrova" in text and "anna@example.com" in text and "Current stay" in text
-    assert "Recent orders" in text and re.search(r"R-\d{4}-\d{5}", text)
+    body = card.json()
+    assert (body["entity"], body["title"], body["user"]) == (
+        "guest", "Anna Petrova", {"id": user("anna").pk, "name": "Anna Petrova"})
+    assert [(f["name"], f["value"]) for f in body["fields"]] == [
+        ("full_name", "Anna Petrova"), ("email", "anna@example.com"), ("phone", "+7 900 111-22-33"),
+        ("language", "Russian"), ("loyalty_points", "127")]  # 120 + 7 earned by the paid champagne
+    stay, orders = body["related"]
+    assert (stay["title"], [c["name"] for c in stay["columns"]], len(stay["rows"])) == (
+        "Current stay", ["room", "check_in", "check_out", "status"], 1)
+    assert stay["rows"][0]["cells"][0] == {"name": "room", "value": "201"}
+    assert orders["title"] == "Recent orders" and len(orders["rows"]) == 2
+    assert all(re.fullmatch(r"R-\d{4}-\d{5}", row["cells"][0]["value"]) for row in orders["rows"])
     assert api("anna").get(f"/api/chat/conversations/{conv.pk}/card/").status_code in (403, 404)
     lobby = conv_of("discussions", slug="lobby")
     assert api("reception").get(f"/api/chat/conversations/{lobby.pk}/card/").status_code == 404
