@@ -386,6 +386,8 @@ class Conversations(ChatView):
                 if len(value) > 100 or "\x00" in value:
                     raise refuse(name, "Not a valid value.")
                 options[name] = value
+        if options.get("operator", "").isdigit():  # a user's id: within what the column stores
+            whole_number(options, "operator", minimum=1)
         chat = options.pop("chat", None)
         if chat is not None and self.built.spec.chat(chat) is None:
             raise refuse("chat", f"Unknown chat; known: {', '.join(c.name for c in self.built.spec.chats)}.")

@@ -111,6 +111,9 @@ def test_conversations_filter_by_chat_state_and_operator_and_paginate(resort):
     ("chat=nope", {"chat": ["invalid"]}),
     ("chat=" + "x" * 101, {"chat": ["invalid"]}),
     ("chat=a%00b", {"chat": ["invalid"]}),
+    ("state=bogus", {"state": ["invalid_choice"]}),
+    ("operator=someone", {"operator": ["invalid_choice"]}),
+    ("operator=99999999999999999999", {"operator": ["out_of_range"]}),
     ("page=99", {"page": ["not_found"]}),
     ("page=abc", {"page": ["not_found"]}),
 ])
