@@ -276,7 +276,7 @@ class ChatView(GenericAPIView):
     """The base of the chat's views: the caller's access, the conversation by id, errors in the API's shape."""
 
     built = None
-    lookup_value_regex = r"[0-9]+"
+    pagination_class = None  # only the conversations list pages (Conversations); messages go by id
 
     @property
     def access(self):
@@ -344,8 +344,6 @@ class ChatView(GenericAPIView):
 class Chats(ChatView):
     """The chats the caller may use, with their unread counts."""
 
-    pagination_class = None
-
     @extend_schema(responses=ChatSerializer(many=True), tags=[TAG])
     def get(self, request):
         access = self.access
@@ -363,8 +361,7 @@ class Chats(ChatView):
 
 
 class Conversations(ChatView):
-    """GET: the conversations the caller may see, newest activity first, filtered and paginated.
-    POST: open one (see ``StartSerializer``)."""
+    """The conversations the caller sees, and opening one."""
 
     pagination_class = Pagination
 
@@ -378,6 +375,8 @@ class Conversations(ChatView):
         ],
         responses=ConversationPageSerializer, tags=[TAG])
     def get(self, request):
+        """The conversations the caller may see: oldest unanswered first, then by latest message; filtered
+        by chat, state and operator; paginated like every list of the API."""
         params = request.query_params
         options = {}
         for name in ("chat", "state", "operator"):
@@ -399,6 +398,8 @@ class Conversations(ChatView):
     @extend_schema(request={"application/json": StartSerializer, "multipart/form-data": StartSerializer},
                    responses={201: ConversationDetailSerializer}, tags=[TAG])
     def post(self, request):
+        """Open a conversation: a client's own direct one, a new ticket (its row made from ``values``) or
+        the ticket of an existing ``row``, or a moderator's new channel; with a first message if given."""
         data = body(request)
         name = data.get("chat")
         chat = self.built.spec.chat(name) if isinstance(name, str) else None
@@ -451,9 +452,7 @@ class ConversationDetail(ChatView):
 
 
 class Messages(ChatView):
-    """GET: messages, the latest ``limit`` (or those before / after an id), oldest first. POST: send one."""
-
-    pagination_class = None
+    """A conversation's messages, and posting one."""
 
     @extend_schema(
         parameters=[
@@ -463,6 +462,7 @@ class Messages(ChatView):
         ],
         responses=MessagePageSerializer, tags=[TAG])
     def get(self, request, pk):
+        """The latest ``limit`` messages (or those before / after a message id), oldest first."""
         conv = self.conversation(pk)
         params = request.query_params
         before = whole_number(params, "before", minimum=1)
@@ -479,6 +479,7 @@ class Messages(ChatView):
     @extend_schema(request={"multipart/form-data": PostSerializer, "application/json": PostSerializer},
                    responses={201: MessageSerializer}, tags=[TAG])
     def post(self, request, pk):
+        """Post a message: ``text`` and, in a multipart body, ``files`` (within the chat's types and size)."""
         conv = self.conversation(pk)
         data = body(request)
         message = service.post(self.access, conv, text_of(data), files_of(request))
@@ -495,13 +496,14 @@ class MessageDetail(ChatView):
 
     @extend_schema(request=EditSerializer, responses=MessageSerializer, tags=[TAG])
     def patch(self, request, pk):
+        """Change the text of the caller's own message, within the chat's edit window."""
         message = self.message(pk)
         data = body(request)
         if "text" not in data:
             raise refuse("text", "This field is required.", "required")
         return Response(service.message_payload(service.edit(self.access, message, text_of(data))))
 
-    @extend_schema(request=None, responses=MessageSerializer, tags=[TAG],
+    @extend_schema(request=None, responses={200: MessageSerializer}, tags=[TAG],
                    description="The message stays in the thread, its text and files removed; the answer is it as "
                                "it is now.")
     def delete(self, request, pk):
@@ -530,7 +532,7 @@ def _action(name, doc, takes_user=False, method="post"):
     handler.__name__ = method
     handler.__doc__ = doc
     handler = extend_schema(request=UserSerializer if takes_user else None,
-                            responses=ConversationDetailSerializer, tags=[TAG],
+                            responses={200: ConversationDetailSerializer}, tags=[TAG],
                             parameters=[OpenApiParameter("user", int, description="The user's id (or in the body).")]
                             if takes_user and method == "delete" else None)(handler)
     return handler

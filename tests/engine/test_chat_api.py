@@ -278,6 +278,7 @@ def test_members_added_and_removed_by_moderators(resort):
     desk = api("reception")
     assert desk.post(url, {"user": user("boris").pk}, format="json").status_code == 200
     assert "post" in api("boris").get(f"/api/chat/conversations/{conv.pk}/").json()["rights"]
+    assert desk.get(url).json() == [{"id": user("boris").pk, "name": "Boris Ivanov", "side": "member"}]
     assert api("anna").delete(f"{url}?user={user('boris').pk}").status_code == 403
     assert desk.delete(f"{url}?user={user('boris').pk}").status_code == 200
     assert api("boris").get(f"/api/chat/conversations/{conv.pk}/").status_code == 404
@@ -354,6 +355,10 @@ def test_the_schema_lists_the_chat_paths(resort):
     assert set(operations) == {"get", "post"}
     assert "multipart/form-data" in operations["post"]["requestBody"]["content"]
     assert operations["get"]["tags"] == ["chat"]
+    deletes = schema.json()["paths"]["/api/chat/messages/{id}/"]["delete"]["responses"]
+    assert list(deletes) == ["200"]  # the message as it is now (deleted), not an empty 204
+    members = schema.json()["paths"]["/api/chat/conversations/{id}/members/"]["get"]
+    assert [p["name"] for p in members["parameters"]] == ["id"]  # a plain list, not paginated
 
 
 def test_a_solution_without_chats_has_no_chat_api(publish_yaml):
