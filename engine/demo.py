@@ -61,6 +61,10 @@ def load_demo(built, data):
                         raise DemoDataError(f"records.{entity_name}[{i}]: a reference does not pick exactly "
                                             f"one row ({exc})") from exc
                 counts[entity_name] = counts.get(entity_name, 0) + len(rows)
+            if data.chats:  # demo conversations, posted by their authors through the chat service
+                from .chat.demo import load_chats
+
+                counts.update({f"chat {k}": v for k, v in load_chats(built, data.chats, users).items()})
     except DatabaseError as exc:
         raise DemoDataError(f"the database refused the demo data: {exc}") from exc
     return counts

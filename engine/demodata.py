@@ -14,6 +14,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core import validators
 from django.core.exceptions import ValidationError
 
+from .chat import demo as chat_demo
 from .checks import value_problem
 from .errors import Problem
 from .fieldtypes import FieldType, parse_value
@@ -43,6 +44,7 @@ class DemoData:
     users: list[DemoUser] = field(default_factory=list)
     user_rows: list[dict] = field(default_factory=list)
     records: list[tuple[str, list[dict]]] = field(default_factory=list)  # (entity, rows) in load order
+    chats: list[tuple[str, list[dict]]] = field(default_factory=list)  # (chat, conversations): engine.chat.demo
 
 
 # The columns of Django's user model these keys fill, and the longest value each takes.
@@ -90,6 +92,8 @@ class DataChecker:
         self.usernames = set()
         self.rows: dict[str, list[dict]] = {}  # entity -> rows made so far (field -> comparable value)
         self.doc = None
+        # 'chats:' (demo conversations) only in a solution that declares chats
+        self.top_keys = (*TOP_KEYS, "chats") if spec.chats else TOP_KEYS
 
     def add(self, code, message, path, hint="", key=False):
         self.problems.append(Problem(code, message, self.doc.loc(path, key=key), hint))
@@ -111,6 +115,10 @@ class DataChecker:
             if isinstance(file.data, dict) and file.data.get("records") is not None:
                 self.doc = file.doc
                 self.check_records(file.data["records"])
+        for file in self.files:  # conversations last: they name users and rows of any file
+            if isinstance(file.data, dict) and file.data.get("chats") is not None and self.spec.chats:
+                self.doc = file.doc
+                chat_demo.check_chats(self, file.data["chats"])
         return self.problems
 
     # --- users -----------------------------------------------------------------------------
@@ -119,9 +127,9 @@ class DataChecker:
         if not self.expect(data, dict, (), "a data file holds 'users:' and 'records:'"):
             return
         for key in data:
-            if key not in TOP_KEYS:
-                self.add("E101", f"'{key}' is not a known key of demo data{suggest(key, TOP_KEYS)}", (key,),
-                         f"allowed keys here: {', '.join(TOP_KEYS)}", key=True)
+            if key not in self.top_keys:
+                self.add("E101", f"'{key}' is not a known key of demo data{suggest(key, self.top_keys)}", (key,),
+                         f"allowed keys here: {', '.join(self.top_keys)}", key=True)
         users = data.get("users")
         if users is not None and self.expect(users, list, ("users",), "a list of users"):
             for i, user in enumerate(users):

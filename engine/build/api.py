@@ -25,6 +25,7 @@ from rest_framework.settings import api_settings
 
 from ..api.filters import FilterSet
 from ..api.views import ApiRoot, DocsView, EntityViewSet, ObtainToken, SchemaView, TokenDetail, Tokens
+from ..chat import api as chat_api
 from ..fieldtypes import FieldType
 from ..rules import api as rules_api
 from ..spec import USER
@@ -330,6 +331,7 @@ class BuiltApi:
             path("auth/tokens/<str:token_key>/", TokenDetail.as_view(), name="token-detail"),
             path("schema/", SchemaView.as_view(built=self.built), name="schema"),
             path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
+            *chat_api.urlpatterns(self.built),
             *router.urls,
         ]
         return [path("api/", include((patterns, "api"), namespace="api"))]

@@ -17,7 +17,7 @@ def test_resort_solution_is_valid_without_warnings():
     result = compile_folder("solutions/resort")
     assert result.problems == []
     assert [e.name for e in result.spec.entities] == [
-        "guest", "room", "stay", "service", "service_order", "excursion", "booking", "points_entry"]
+        "guest", "room", "stay", "service", "service_order", "excursion", "booking", "points_entry", "claim"]
 
 
 def test_unknown_type_suggests_the_closest():
