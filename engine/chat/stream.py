@@ -278,10 +278,11 @@ async def async_events(stream):
     sub = live.subscribe_async(stream.channels)
     loop = asyncio.get_running_loop()
     try:
-        await _in_thread(stream.opened)()
-        # The request's own thread opened a connection for the session and the permission check; close
-        # it now rather than hold it for the life of the stream.
+        # The request's own thread opened a connection for the session and the permission check; give it
+        # back first: holding it while a worker thread waits for another would let a burst of opening
+        # streams take every pooled connection and wait on each other (CABINET_DB_POOL).
         await sync_to_async(connections.close_all)()
+        await _in_thread(stream.opened)()
         yield f"retry: {RETRY_MS_ASGI}\n\n".encode()
         if settings.REDIS_URL and not live.bus.connected.is_set():
             await sync_to_async(live.listening, thread_sensitive=False)(LISTEN_WAIT)

@@ -156,6 +156,9 @@ def test_two_processes_deliver_to_each_others_clients(tmp_path):
             "CABINET_SOLUTION": str(solution), "STATIC_ROOT": str(tmp_path / "static"),
             "MEDIA_ROOT": str(tmp_path / "media"), "WEB_CONCURRENCY": "1",
             "CABINET_EXTRA_URLCONF": "tests.deploy.chat_post",
+            # A pool far smaller than the streams opened at once below: a stream must never hold its
+            # request's connection while it waits for another (that deadlocked the pool at 200 streams).
+            "CABINET_DB_POOL": "2",
         })
         stack = Stack(env, tmp_path / "logs")
         release = stack.run(["/bin/sh", "-c", stack.commands["release"]], timeout=180)
@@ -217,6 +220,19 @@ def test_two_processes_deliver_to_each_others_clients(tmp_path):
         guest.close()
         again.close()
         wait_until(lambda: not online.exists(key), 5, 0.05, "the guest to be offline")
+
+        # A burst: ten streams open at once on A (pool of 2 connections); every one opens and gets the next post.
+        burst = [Listener(f"{bases['web_a']}/chat/stream/?conversation={conversation}", ids["guest"])
+                 for _ in range(10)]
+        listeners += burst
+        for listener in burst:
+            listener.start()
+        for listener in burst:
+            assert listener.opened.wait(20) and listener.status == 200, listener.status
+        time.sleep(0.5)
+        post(bases["web_b"], ids["operator"], conversation, "to everyone")
+        wait_until(lambda: all(listener.texts() == ["to everyone"] for listener in burst), 5, 0.05,
+                   "the post on every stream of the burst")
         for web in bases:
             assert stack.alive(web), stack.log(web)[-2000:]
     finally:
