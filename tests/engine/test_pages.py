@@ -1,4 +1,5 @@
 """The generated cabinet pages: every kind, menus and direct URLs per role, forms, language, PWA files."""
+import datetime
 import json
 import re
 
@@ -486,6 +487,12 @@ def test_titles_of_rows_out_of_the_readers_scope_are_hidden(resort, client):
     mine = Order.objects.filter(stay__guest__user__username="anna").first()
     anna = get_user_model().objects.get(username="anna")
     assign_perm("view_serviceorder", anna, theirs)
+    # Dates far from today, so neither can coincide with a timestamp the page prints (created, history).
+    Stay = resort.model("stay")
+    Stay.objects.filter(pk=theirs.stay_id).update(check_in=datetime.date(2001, 2, 3))
+    Stay.objects.filter(pk=mine.stay_id).update(check_in=datetime.date(2002, 3, 4))
+    theirs.stay.refresh_from_db()
+    mine.stay.refresh_from_db()
     stay_field = resort.spec.entity("stay").field("check_in")
     their_date, my_date = display(theirs.stay, stay_field), display(mine.stay, stay_field)
     assert their_date != my_date
