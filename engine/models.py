@@ -188,7 +188,9 @@ class Sequence(models.Model):
         return f"{self.entity}.{self.field} {self.key}: {self.value}"
 
 
+from .builder.models import BuilderLog, Draft  # noqa: E402  (the builder's tables)
 from .chat.models import Attachment, ChatEvent, Conversation, Message, Participant  # noqa: E402  (the chat's tables)
 
-__all__ = ["Attachment", "AuditRecord", "ChatEvent", "Conversation", "Message", "Outbox", "Participant", "Sequence",
+__all__ = ["Attachment", "AuditRecord", "BuilderLog", "ChatEvent", "Conversation", "Draft",
+           "Message", "Outbox", "Participant", "Sequence",
            "SolutionVersion", "Timer", "UserPreference", "WebhookDelivery"]

@@ -35,10 +35,12 @@ def extra_urlpatterns():
 
 def version_urlpatterns(built):
     """The URL patterns of one built version."""
+    from .builder.urls import builder_urlpatterns
     from .chat.urls import urlpatterns as chat_urlpatterns
 
     return [
         path("admin/", built.admin_site.urls),
+        *builder_urlpatterns(),
         *built.api.urlpatterns(),
         *account_urls(built.spec.theme),
         *chat_urlpatterns(built),
@@ -47,8 +49,15 @@ def version_urlpatterns(built):
     ]
 
 
+def _root_builder():
+    from .builder.urls import builder_urlpatterns
+
+    return builder_urlpatterns()
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    *_root_builder(),  # before anything is published, the builder can import a solution's files
     *account_urls(),
     path("", not_ready, name="home"),
 ]

@@ -1,0 +1,1 @@
+"""The builder's views: one module per section (see ``engine.builder.urls``)."""
