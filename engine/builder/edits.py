@@ -222,8 +222,8 @@ def add_field(ctx, edit):
     fields = entity["fields"]
     node = to_yaml({"type": ftype, **{k: v for k, v in clean.items() if v is not None}})
     siblings = [v for v in fields.values() if isinstance(v, dict)]
-    if (siblings and not is_flow(siblings[-1])) or clean.get("choices"):
-        node.fa.set_block_style()
+    if (siblings and sum(map(is_flow, siblings)) * 2 < len(siblings)) or clean.get("choices"):
+        node.fa.set_block_style()  # as most of its neighbours are written
     fields[name] = node
     ctx.ws.touch_path(("entities", args.get("entity")))
 
