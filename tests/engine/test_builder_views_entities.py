@@ -2,6 +2,7 @@
 success (303, the draft's YAML changed) and error (400, the message beside the field, nothing changed)."""
 import html
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -261,3 +262,193 @@ def test_the_pages_in_a_real_browser_reorder_by_drag_and_follow_the_type(boss, d
         expect(page.locator("tbody tr").first).to_have_id("field-email", timeout=10000)
         browser.close()
     assert list(fields_of(draft, "guest"))[:3] == ["email", "user", "full_name"]
+
+
+# --- the entity's own settings, rename and removal ------------------------------------------------
+
+def entity_of(draft, entity):
+    draft.refresh_from_db()
+    return load_sources(draft.sources).data["entities"].get(entity)
+
+
+def settings_post(**changes):
+    """The guest's settings form as the page fills it in, with ``changes`` applied (None drops a key)."""
+    data = {"label_en": "Guest", "label_ru": "Гость", "plural_en": "Guests", "plural_ru": "Гости",
+            "title": "full_name", "search": ["full_name", "email", "phone"], "order_1": "full_name",
+            "order_1_dir": "", "order_2": "", "order_2_dir": "", "order_3": "", "order_3_dir": ""}
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_entities_and_fields_show_labels_in_every_language(boss, draft):
+    _, client = boss
+    for url in ("/builder/entities/", f"/builder/d/{draft.pk}/entities/"):
+        page = text(client.get(url))
+        for head in ("Label (en)", "Label (ru)", "Plural (en)", "Plural (ru)"):
+            assert f'<th scope="col">{head}</th>' in page
+        assert '<td data-label="Label (ru)" lang="ru">Гость</td>' in page
+        assert '<td data-label="Plural (ru)" lang="ru">Гости</td>' in page
+        assert '<td data-label="Plural (en)" lang="en">Excursion bookings</td>' in page
+    guest = text(client.get("/builder/entities/guest/"))
+    assert '<td data-label="Label (ru)" lang="ru">Эл. почта</td>' in guest
+    assert '<span lang="ru">Гость</span>' in guest and '<span lang="ru">Гости</span>' in guest
+    assert "<code>full_name</code>, <code>email</code>, <code>phone</code>" in guest  # search
+    assert "<code>full_name</code> ascending" in guest
+    stay = text(client.get("/builder/entities/stay/"))
+    assert "<code>check_in</code> descending" in stay
+    assert 'action="/builder/d/' not in stay  # no settings form outside a draft
+
+
+def test_the_settings_form_is_filled_in_from_the_yaml(boss, draft):
+    _, client = boss
+    page = text(client.get(f"/builder/d/{draft.pk}/entities/guest/"))
+    assert f'action="/builder/d/{draft.pk}/entities/guest/settings/"' in page
+    assert 'name="label_ru" value="Гость"' in page and 'name="plural_en" value="Guests"' in page
+    assert '<option value="full_name" selected>full_name — Full name</option>' in page
+    for name in ("full_name", "email", "phone"):
+        assert re.search(rf'<input type="checkbox" name="search" value="{name}"[^>]* checked>', page)
+    assert not re.search(r'<input type="checkbox" name="search" value="language"[^>]* checked>', page)
+    assert re.search(r'<select name="order_1" id="id_order_1">.*?<option value="full_name" selected>', page, re.S)
+
+
+def test_the_settings_form_writes_only_what_changed(boss, draft):
+    _, client = boss
+    before = load_sources(draft.sources).data["entities"]["room"]
+    refused = client.post(f"/builder/d/{draft.pk}/entities/guest/settings/", settings_post(plural_en=""))
+    assert refused.status_code == 400  # the Russian plural may be emptied, not the default language's
+    assert "This field is required." in errors_beside(text(refused), "plural_en")
+    response = client.post(f"/builder/d/{draft.pk}/entities/guest/settings/", settings_post(
+        label_en="Visitor", plural_en="Visitors", title="email", search=["email", "full_name", "language"],
+        order_1="email", order_1_dir="-", order_2="full_name"))
+    assert response.status_code == 303
+    assert response["Location"] == f"/builder/d/{draft.pk}/entities/guest/#settings"
+    guest = entity_of(draft, "guest")
+    assert guest["label"] == {"en": "Visitor", "ru": "Гость"} and guest["plural"] == {"en": "Visitors", "ru": "Гости"}
+    assert (guest["title"], guest["search"], guest["ordering"]) == (
+        "email", ["full_name", "email", "language"], ["-email", "full_name"])
+    assert draft.edits == [{"op": "update_entity", "entity": "guest", "label": {"en": "Visitor", "ru": "Гость"},
+                            "plural": {"en": "Visitors", "ru": "Гости"}, "title": "email",
+                            "search": ["full_name", "email", "language"], "ordering": ["-email", "full_name"]}]
+    assert entity_of(draft, "room") == before
+    assert "# The resort guest cabinet" in draft.sources["solution.yaml"]
+    page = text(client.get(response["Location"]))
+    assert "<code>email</code> descending, then <code>full_name</code> ascending" in page
+    # Emptying the title, the search and the order removes them.
+    response = client.post(f"/builder/d/{draft.pk}/entities/guest/settings/", settings_post(
+        label_en="Visitor", plural_en="Visitors", title="", search=None, order_1=""))
+    assert response.status_code == 303
+    guest = entity_of(draft, "guest")
+    assert not {"title", "search", "ordering"} & set(guest)
+    assert list(guest)[:3] == ["label", "plural", "owner"]
+
+
+def test_an_unchanged_settings_form_records_no_edit(boss, draft):
+    _, client = boss
+    response = client.post(f"/builder/d/{draft.pk}/entities/guest/settings/", settings_post(), follow=True)
+    assert response.redirect_chain[0] == (f"/builder/d/{draft.pk}/entities/guest/#settings", 303)
+    assert "Nothing was changed." in text(response)
+    draft.refresh_from_db()
+    assert draft.edits == []
+    assert client.get(f"/builder/d/{draft.pk}/entities/guest/settings/")["Location"].endswith("/guest/#settings")
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"label_en": ""}, "label_en", "This field is required."),
+    ({"title": "nope"}, "title", "Select a valid choice. nope is not one of the available choices."),
+    ({"search": ["email", "nope"]}, "search", "Select a valid choice. nope is not one of the available choices."),
+    ({"order_2": "full_name"}, "order_2", "Rows are already sorted by full_name; choose each field once."),
+    ({"order_1_dir": "up"}, "order_1_dir", "Select a valid choice."),
+    ({"plural_ru": "Гости\x07"}, "plural_en", "the ru text must not hold control characters or line breaks"),
+])
+def test_bad_settings_are_refused_beside_the_input_and_nothing_changes(boss, draft, changes, field, message):
+    _, client = boss
+    before = dict(draft.sources)
+    response = client.post(f"/builder/d/{draft.pk}/entities/guest/settings/", settings_post(**changes))
+    assert response.status_code == 400
+    page = text(response)
+    assert message in errors_beside(page, field)
+    assert "Nothing was changed: see the messages beside the fields." in page
+    assert '<h1>Guest <code class="b-name">guest</code></h1>' in page  # the entity's page, with its fields
+    assert 'id="field-full_name"' in page
+    draft.refresh_from_db()
+    assert draft.sources == before and draft.edits == []
+
+
+def test_settings_are_escaped_and_need_the_csrf_token(boss, draft):
+    user, _ = boss
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    url = f"/builder/d/{draft.pk}/entities/guest/settings/"
+    assert client.post(url, settings_post(label_en="X")).status_code == 403
+    draft.refresh_from_db()
+    assert draft.edits == []
+    page = text(client.get(f"/builder/d/{draft.pk}/entities/guest/"))
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    response = client.post(url, {**settings_post(label_ru='<img src=x onerror="alert(1)">'),
+                                 "csrfmiddlewaretoken": token})
+    assert response.status_code == 303
+    for url in (f"/builder/d/{draft.pk}/entities/guest/", f"/builder/d/{draft.pk}/entities/"):
+        page = text(client.get(url))
+        assert "<img src=x" not in page and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+
+
+def test_renaming_an_entity_records_renamed_from_and_its_references_follow(boss, draft):
+    _, client = boss
+    url = f"/builder/d/{draft.pk}/entities/guest/rename/"
+    ask = text(client.get(url))
+    assert "The table and its data follow the entity." in ask and "renamed_from: guest" in ask
+    for bad, message in (("room", "there is already an entity 'room'"), ("Bad", "is not a valid entity name"),
+                         ("user", "'user' is an SQL reserved word")):
+        refused = client.post(url, {"new_name": bad})
+        assert refused.status_code == 400 and message in errors_beside(text(refused), "new_name")
+    draft.refresh_from_db()
+    assert draft.edits == []
+    response = client.post(url, {"new_name": "visitor"})
+    assert response.status_code == 303 and response["Location"] == f"/builder/d/{draft.pk}/entities/visitor/"
+    data = load_sources(Draft.objects.get(pk=draft.pk).sources).data
+    assert "guest" not in data["entities"] and data["entities"]["visitor"]["renamed_from"] == "guest"
+    assert data["entities"]["stay"]["fields"]["guest"]["to"] == "visitor"
+    assert "visitor" in data["roles"]["guest"]["entities"] and "guest" not in data["roles"]["guest"]["entities"]
+    assert "guest is now called visitor in the draft." in text(client.get(response["Location"]))
+    assert client.get(url).status_code == 404
+
+
+def test_renaming_an_entity_new_in_the_draft_needs_no_renamed_from(boss, draft):
+    user, client = boss
+    drafts.apply(draft, {"op": "add_entity", "name": "souvenir", "label": {"en": "Souvenir"},
+                         "plural": {"en": "Souvenirs"}}, user)
+    url = f"/builder/d/{draft.pk}/entities/souvenir/rename/"
+    assert "souvenir is new in this draft" in text(client.get(url))
+    assert client.post(url, {"new_name": "gift"}).status_code == 303
+    assert "renamed_from" not in entity_of(draft, "gift")
+
+
+def test_removing_an_entity_in_use_is_refused_with_what_uses_it(boss, draft):
+    _, client = boss
+    url = f"/builder/d/{draft.pk}/entities/room/remove/"
+    ask = text(client.get(url))
+    assert "It cannot be removed yet:" in ask and "<code>entities.stay.fields.room</code>" in ask
+    refused = client.post(url)
+    assert refused.status_code == 400
+    assert "is still used by entities.stay.fields.room; change or remove those first" in text(refused)
+    assert entity_of(draft, "room") is not None and draft.edits == []
+
+
+def test_removing_an_entity_warns_then_takes_it_out_and_the_plan_asks_to_confirm(boss, draft):
+    from engine.registry import registry
+
+    user, client = boss
+    registry.active.model("room").objects.create(number="101", kind="standard", floor=1)
+    drafts.apply(draft, {"op": "remove_field", "entity": "stay", "field": "room"}, user)
+    url = f"/builder/d/{draft.pk}/entities/room/remove/"
+    ask = text(client.get(url))
+    assert "Its table and every row in it will be deleted when the draft is published." in ask
+    assert f'href="/builder/d/{draft.pk}/plan/"' in ask and "It cannot be removed yet" not in ask
+    response = client.post(url)
+    assert response.status_code == 303 and response["Location"] == f"/builder/d/{draft.pk}/entities/"
+    assert entity_of(draft, "room") is None
+    assert draft.edits[-1] == {"op": "remove_entity", "entity": "room"}
+    assert "room was removed from the draft" in text(client.get(response["Location"]))
+    drop = next(s for s in drafts.plan(draft).steps if s.text.startswith("drop table cabinet_room"))
+    assert (drop.grade, drop.rows) == ("destructive", 1) and "1" in drop.confirm
+    assert client.get(url).status_code == 404

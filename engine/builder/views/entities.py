@@ -1,123 +1,42 @@
 """Builder views of the Entities section: browse entities and fields (published or in a draft), and edit
-them in a draft: add an entity, add, change, rename, remove and reorder fields.
-
-The tables are read from the YAML as written (``engine.loader``), not from the compiled spec, so a draft
-that has errors can still be browsed and mended here.
+them in a draft: add an entity, add, change, rename, remove and reorder fields. An entity's own settings,
+rename and removal are in ``entity_edit``.
 """
 from __future__ import annotations
 
 from django.http import Http404, HttpResponseNotAllowed, JsonResponse
-from django.urls import path, reverse
+from django.urls import path
 
 from ...fieldtypes import FieldType
-from ...loader import load_sources
-from ...spec import USER
 from .. import drafts
 from ..errors import BuilderError
-from .common import builder_view, open_draft_or_404, published, render_builder
+from . import entity_edit
+from .common import builder_view, open_draft_or_404, render_builder
+from .entity_edit import render_entity
 from .entity_forms import BuilderForm, EntityForm, FieldForm, RenameForm, initial_data
-from .shell import draft_state, see_other
-
-OPTION_KEYS = ("max_length", "min_length", "min", "max", "default", "to", "on_delete", "index", "sequence",
-               "computed", "default_expr", "renamed_from", "currency", "max_digits", "decimal_places")
-
-
-class Source:
-    """What a page of the section shows: a draft's files or the published version's, read as YAML."""
-
-    def __init__(self, draft=None):
-        self.draft = draft
-        version = None if draft else published()
-        self.version = version
-        self.sources = draft.sources if draft else (version.sources if version else {})
-        self.doc = load_sources(self.sources)
-        solution = self.doc.data.get("solution") or {}
-        languages = solution.get("languages") if isinstance(solution, dict) else None
-        self.languages = tuple(str(x) for x in languages) if isinstance(languages, list) and languages else ("en",)
-        default = solution.get("default_language") if isinstance(solution, dict) else None
-        self.default_language = str(default) if default in self.languages else self.languages[0]
-        entities = self.doc.data.get("entities")
-        self.entities = entities if isinstance(entities, dict) else {}
-
-    def entity(self, name):
-        data = self.entities.get(name)
-        if not isinstance(data, dict):
-            raise Http404(f"No entity {name!r} here.")
-        return data
-
-    def fields(self, name):
-        fields = self.entity(name).get("fields")
-        return {k: as_options(v) for k, v in fields.items()} if isinstance(fields, dict) else {}
-
-    def field(self, entity, name):
-        found = self.fields(entity).get(name)
-        if found is None:
-            raise Http404(f"No field {name!r} in {entity!r}.")
-        return {"name": name, **found}
-
-    def form_languages(self):
-        return {"languages": self.languages, "default_language": self.default_language}
-
-    def targets(self):
-        return [USER, *sorted(self.entities)]
-
-    def text(self, value):
-        """A label as one text in the solution's first language (any language when it has no such text)."""
-        if isinstance(value, dict):
-            return str(value.get(self.languages[0]) or next(iter(value.values()), ""))
-        return "" if value is None else str(value)
-
-    def texts(self, value):
-        """A label per language, in the solution's language order."""
-        if isinstance(value, dict):
-            return [str(value.get(lang, "")) for lang in self.languages]
-        return [str(value or "")] + [""] * (len(self.languages) - 1)
-
-
-def as_options(raw):
-    """A field as written: ``name: string`` is shorthand for ``name: {type: string}``."""
-    if isinstance(raw, str):
-        return {"type": raw}
-    return dict(raw) if isinstance(raw, dict) else {"type": "?"}
-
-
-def summary(options):
-    """The options other than type, label, required and unique, as short ``key: value`` texts."""
-    shown = [f"{k}: {options[k]}" for k in OPTION_KEYS if k in options]
-    choices = options.get("choices")
-    if isinstance(choices, list):
-        values = [str(c.get("value")) if isinstance(c, dict) else str(c) for c in choices]
-        shown.append("choices: " + ", ".join(values))
-    return shown
-
-
-def page_context(request, draft, section="entities"):
-    """The context shared by the section's pages, with the draft bar's state when in a draft."""
-    source = Source(draft)
-    context = {"section": section, "source": source, "languages": source.languages}
-    if draft is not None:
-        context.update(draft_state(draft))
-    return source, context
-
-
-def edit_url(draft, *parts):
-    """The draft's URL of an entity (``parts`` = entity) or of the entities list."""
-    if parts:
-        return reverse("builder:entity", kwargs={"draft_id": draft.pk, "entity": parts[0]})
-    return reverse("builder:entities", kwargs={"draft_id": draft.pk})
+from .entity_source import (  # noqa: F401  (Source and its helpers are this section's API)
+    Source,
+    as_options,
+    edit_url,
+    form_page,
+    page_context,
+    posted,
+    summary,
+)
+from .shell import see_other
 
 
 @builder_view
 def entity_list(request, draft_id=None):
-    """List the entities with their labels, field counts and problems."""
+    """List the entities with their labels and plurals in every language, field counts and problems."""
     draft = open_draft_or_404(draft_id) if draft_id else None
     source, context = page_context(request, draft)
     rows = []
     for name, data in source.entities.items():
         data = data if isinstance(data, dict) else {}
         fields = data.get("fields") if isinstance(data.get("fields"), dict) else {}
-        rows.append({"name": name, "label": source.text(data.get("label")) or name,
-                     "plural": source.text(data.get("plural")), "fields": len(fields),
+        rows.append({"name": name, "labels": source.labelled(data.get("label")),
+                     "plurals": source.labelled(data.get("plural")), "fields": len(fields),
                      "problems": drafts.problems_at(context["compiled"], f"entities.{name}") if draft else []})
     context.update(rows=rows, has_source=bool(source.sources))
     return render_builder(request, "builder/entities.html", context)
@@ -125,57 +44,8 @@ def entity_list(request, draft_id=None):
 
 @builder_view
 def entity_page(request, entity, draft_id=None):
-    """Show an entity's fields: type, required, unique, labels per language, options; edit links in a draft."""
+    """Show an entity: its settings (labels, title, search, ordering) and its fields; edit forms in a draft."""
     return render_entity(request, open_draft_or_404(draft_id) if draft_id else None, entity)
-
-
-def render_entity(request, draft, entity, move_error="", status=200):
-    source, context = page_context(request, draft)
-    data = source.entity(entity)
-    compiled = context.get("compiled")
-    rows = []
-    for index, (name, options) in enumerate(source.fields(entity).items()):
-        rows.append({
-            "name": name, "index": index, "type": options.get("type", "?"),
-            "required": bool(options.get("required")), "unique": bool(options.get("unique")),
-            "labels": list(zip(source.languages, source.texts(options.get("label")), strict=True)),
-            "options": summary(options),
-            "problems": drafts.problems_at(compiled, f"entities.{entity}.fields.{name}") if draft else [],
-        })
-    own = []
-    if draft:
-        prefix = f"entities.{entity}"
-        own = [p for p in drafts.problems_at(compiled, prefix) if not p.loc.path.startswith(f"{prefix}.fields.")]
-    context.update(entity=entity, label=source.text(data.get("label")) or entity,
-                   plural=source.text(data.get("plural")), rows=rows, entity_problems=own,
-                   title_field=data.get("title"), last=len(rows) - 1, move_error=move_error)
-    return render_builder(request, "builder/entities_detail.html", context, status=status)
-
-
-def form_page(request, source, template, form, make_edit, done_url, extra=None):
-    """Show ``form`` (GET) or apply the edit it makes (POST): 303 to ``done_url`` on success, else the form
-    again with the refusals beside its fields (400, nothing changed)."""
-    draft, status = source.draft, 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                drafts.apply(draft, make_edit(form), request.user)
-            except BuilderError as error:
-                form.refuse(error)
-                status = getattr(error, "status_code", 400)
-            else:
-                return see_other(done_url(form))
-        else:
-            status = 400
-    elif request.method != "GET":
-        return HttpResponseNotAllowed(["GET", "POST"])
-    context = {"section": "entities", "source": source, "languages": source.languages, "form": form,
-               **draft_state(draft), **(extra or {})}
-    return render_builder(request, template, context, status=status)
-
-
-def posted(request):
-    return request.POST if request.method == "POST" else None
 
 
 @builder_view
@@ -284,6 +154,7 @@ urlpatterns = [
     path("d/<int:draft_id>/entities/", entity_list, name="entities"),
     path("d/<int:draft_id>/new-entity/", entity_add, name="entity_add"),
     path("d/<int:draft_id>/entities/<str:entity>/", entity_page, name="entity"),
+    *entity_edit.urlpatterns,
     path("d/<int:draft_id>/entities/<str:entity>/add-field/", field_add, name="field_add"),
     path("d/<int:draft_id>/entities/<str:entity>/fields/<str:field>/", field_edit, name="field_edit"),
     path("d/<int:draft_id>/entities/<str:entity>/fields/<str:field>/rename/", field_rename, name="field_rename"),

@@ -266,3 +266,111 @@ def initial_data(raw, languages, default_language=None):
         for lang, key in language_keys(prefix, languages):
             data[key] = options[prefix].get(lang, "")
     return data
+
+
+ASCENDING = [("", "ascending (A→Z, 1→9, oldest first)"), ("-", "descending (Z→A, 9→1, newest first)")]
+
+
+class EntitySettingsForm(BuilderForm):
+    """Change an entity's settings: label and plural per language, the field that titles a row, the fields
+    searched, and the order rows are listed in (a field and a direction per step).
+
+    ``current`` is the entity as written; ``edit`` sends only what changed.
+    """
+
+    title = forms.ChoiceField(required=False, label="Title field",
+                              help_text="Names a row wherever it is shown or chosen (e.g. in a reference).")
+    search = forms.MultipleChoiceField(required=False, label="Search in", widget=forms.CheckboxSelectMultiple,
+                                       help_text="The fields a search box looks in.")
+
+    def __init__(self, *args, fields=(), current=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.current = current or {}
+        self.field_names = [name for name, _ in fields]
+        names = list(fields)
+        self.add_language_fields("label", "Label", required=True)
+        self.add_language_fields("plural", "Plural", required=True)
+        self.fields["title"].choices = [("", "— none (rows are shown by number)"), *names]
+        self.fields["search"].choices = names
+        ordering = self.current_ordering()
+        self.steps = max(3, len(ordering) + 1)
+        # Names the YAML already sorts by stay choosable, so an unchanged form round-trips.
+        known = names + [(n, n) for n in (item.lstrip("-") for item in ordering) if n not in self.field_names]
+        for step in range(1, self.steps + 1):
+            self.fields[f"order_{step}"] = forms.ChoiceField(
+                required=False, label="Sort by" if step == 1 else "then by", choices=[("", "—"), *known])
+            self.fields[f"order_{step}_dir"] = forms.ChoiceField(required=False, label="Direction",
+                                                                 choices=ASCENDING)
+        self.initial.update(self.initial_data())
+
+    def current_ordering(self):
+        value = self.current.get("ordering")
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def current_texts(self, key):
+        value = self.current.get(key)
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items() if v not in (None, "")}
+        return {self.default_language: str(value)} if value not in (None, "") else {}
+
+    def current_search(self):
+        value = self.current.get("search")
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def initial_data(self):
+        data = {"title": self.current.get("title") or "", "search": self.current_search()}
+        for prefix in ("label", "plural"):
+            texts = self.current_texts(prefix)
+            for lang, key in language_keys(prefix, self.languages):
+                data[key] = texts.get(lang, "")
+        for step, item in enumerate(self.current_ordering(), start=1):
+            data[f"order_{step}"] = item.lstrip("-")
+            data[f"order_{step}_dir"] = "-" if item.startswith("-") else ""
+        return data
+
+    def field_for(self, name):
+        return "order_1" if name == "ordering" else super().field_for(name)
+
+    def order_fields_list(self):
+        """The ordering steps as (field, direction) bound-field pairs, for the template."""
+        return [(self[f"order_{s}"], self[f"order_{s}_dir"]) for s in range(1, self.steps + 1)]
+
+    def clean(self):
+        data = super().clean()
+        ordering, seen = [], set()
+        for step in range(1, self.steps + 1):
+            name = data.get(f"order_{step}")
+            if not name:
+                continue
+            if name in seen:
+                self.add_error(f"order_{step}", f"Rows are already sorted by {name}; choose each field once.")
+                continue
+            seen.add(name)
+            ordering.append((data.get(f"order_{step}_dir") or "") + name)
+        data["ordering"] = ordering
+        return data
+
+    def edit(self, entity):
+        """The update_entity edit of what changed, or None when nothing did."""
+        changed = {}
+        for key in ("label", "plural"):
+            texts = self.texts(key)
+            if texts != self.current_texts(key):
+                changed[key] = texts
+        title = self.cleaned_data.get("title") or None
+        if title != (self.current.get("title") or None):
+            changed["title"] = title
+        search, before = self.cleaned_data.get("search") or [], self.current_search()
+        if set(search) != set(before):
+            # Keep the written order of what stays, add the new fields in their order on the entity.
+            kept = [n for n in before if n in search]
+            changed["search"] = kept + [n for n in search if n not in kept] or None
+        ordering = self.cleaned_data["ordering"]
+        if ordering != self.current_ordering():
+            changed["ordering"] = ordering or None
+        return {"op": "update_entity", "entity": entity, **changed} if changed else None
+
+
+class EntityRenameForm(BuilderForm):
+    new_name = forms.CharField(label="New name", max_length=63,
+                               help_text="Lower-case letters, digits and _. The table and its rows follow the entity.")
