@@ -181,3 +181,67 @@ def test_the_problems_page_lists_each_problem_with_its_place(boss):
     assert f'href="/builder/d/{draft.pk}/yaml/?file={ENTITIES}#L{problem.loc.line}"' in page
     clean = drafts.start(builder_user("other", grant=True))
     assert "No problems found" in text(client.get(f"/builder/d/{clean.pk}/problems/"))
+
+
+def test_the_yaml_editor_marks_the_problem_lines_for_the_gutter_and_the_problem_links(boss):
+    user, client = boss
+    draft = drafts.start(user)
+    drafts.set_file(draft, ENTITIES, "entities:\n" + BROKEN + draft.sources[ENTITIES][len("entities:\n"):], user)
+    problem = next(p for p in drafts.check(draft).errors if p.loc.file == ENTITIES)
+    page = text(client.get(f"/builder/d/{draft.pk}/yaml/?file={ENTITIES}"))
+    assert f'data-gutter data-file="{ENTITIES}" data-problem-lines="{problem.loc.line}"' in page
+    assert (f'href="/builder/d/{draft.pk}/yaml/?file={ENTITIES}#L{problem.loc.line}" data-file="{ENTITIES}" '
+            f'data-line="{problem.loc.line}" data-column="{problem.loc.column}"') in page
+    assert '<style nonce="' in page and "<script>" not in page  # the CSP allows no inline script
+    clean = text(client.get(f"/builder/d/{draft.pk}/yaml/?file=roles.yaml"))
+    assert 'data-file="roles.yaml" data-problem-lines=""' in clean
+
+
+def test_the_yaml_editor_in_a_real_browser_numbers_lines_and_a_problem_moves_the_cursor(boss, live_server):
+    """Chromium: line numbers beside the textarea follow typing; clicking a problem puts the cursor on its
+    line and column; arriving with #L<n> does the same; no CSP complaint. Screenshots at 1280 and 360 px."""
+    import os
+    from pathlib import Path
+
+    from tests.browser.test_cabinet_browser import CHROMIUM, shot
+    from tests.browser.test_csp_browser import log_in, watch
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    user, _ = boss
+    draft = drafts.start(user)
+    drafts.set_file(draft, ENTITIES, "entities:\n" + BROKEN + draft.sources[ENTITIES][len("entities:\n"):], user)
+    problem = next(p for p in drafts.check(draft).errors if p.loc.file == ENTITIES)
+    url = f"{live_server.url}/builder/d/{draft.pk}/yaml/?file={ENTITIES}"
+    cursor = "() => { const a = document.querySelector('#yaml-text'); " \
+             "const before = a.value.slice(0, a.selectionStart).split('\\n'); " \
+             "return [document.activeElement === a, before.length, before[before.length - 1].length + 1]; }"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        for width, height in ((1280, 900), (360, 740)):
+            page = browser.new_context(viewport={"width": width, "height": height}, locale="en-US").new_page()
+            complaints = watch(page)
+            log_in(page, live_server.url, "boss", "pw-boss-12345")
+            page.wait_for_load_state("networkidle")
+            page.goto(url)
+            lines = draft.sources[ENTITIES].count("\n") + 1
+            assert page.locator(".b-gutter-rows div").count() == lines
+            assert page.locator(".b-gutter-rows .b-gutter-bad").all_text_contents() == [str(problem.loc.line)]
+            gutter, area = page.locator(".b-gutter-rows div").nth(3).bounding_box(), page.locator("#yaml-text").bounding_box()
+            assert gutter["x"] + gutter["width"] <= area["x"] + 1  # beside the text, not over it
+            page.locator(f"#yaml-problems a.b-problem-place[data-line='{problem.loc.line}']").click()
+            assert page.evaluate(cursor) == [True, problem.loc.line, problem.loc.column]
+            assert page.url.endswith(f"#L{problem.loc.line}")
+            page.locator("#yaml-text").press("End")
+            page.keyboard.press("Enter")
+            assert page.locator(".b-gutter-rows div").count() == lines + 1
+            shot(page, f"builder-yaml-lines-{width}")
+            page.goto(f"{live_server.url}/builder/d/{draft.pk}/yaml/?file=solution.yaml#L5")
+            page.wait_for_function("document.activeElement.id === 'yaml-text'")
+            assert page.evaluate(cursor) == [True, 5, 1]
+            assert complaints == []
+        browser.close()

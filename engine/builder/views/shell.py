@@ -199,6 +199,7 @@ def yaml_editor(request, draft_id):
     return render_builder(request, "builder/yaml.html", {
         **state, "section": "yaml", "file": name, "text": text, "files": sorted(draft.sources),
         "is_new": name not in draft.sources, "file_problems": here,
+        "problem_lines": " ".join(str(n) for n in sorted({p.loc.line for p in here if p.loc.line})),
         "lines": marked_lines(draft.sources.get(name, ""), here),
         "other_problems": len(state["draft_problems"]) - len(here), "errors": errors,
     }, status=status)
