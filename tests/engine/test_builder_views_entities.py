@@ -452,3 +452,46 @@ def test_removing_an_entity_warns_then_takes_it_out_and_the_plan_asks_to_confirm
     drop = next(s for s in drafts.plan(draft).steps if s.text.startswith("drop table cabinet_room"))
     assert (drop.grade, drop.rows) == ("destructive", 1) and "1" in drop.confirm
     assert client.get(url).status_code == 404
+
+
+def test_the_entity_settings_in_a_real_browser(boss, draft, live_server):
+    """Chromium at 1280 and 360 px: the settings form on the entity's page saves without a CSP complaint and
+    shows a refusal beside its input; screenshots in var/screenshots/builder-entity-settings-*.png."""
+    from tests.browser.test_cabinet_browser import CHROMIUM, shot
+    from tests.browser.test_csp_browser import log_in, watch
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    url = f"{live_server.url}/builder/d/{draft.pk}/entities/guest/"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        for width, height, label in ((1280, 900, "Visitor"), (360, 740, "Гость (VIP)")):
+            page = browser.new_context(viewport={"width": width, "height": height}, locale="en-US").new_page()
+            complaints = watch(page)
+            log_in(page, live_server.url, "boss", "pw-boss-12345")
+            page.wait_for_load_state("networkidle")
+            page.goto(url)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            page.fill("#id_label_ru", label)
+            page.check("#settings input[name=search][value=language]")
+            page.select_option("#id_order_2", "email")
+            page.select_option("#id_order_2_dir", "-")
+            page.click("#settings button[type=submit]")
+            page.wait_for_url(f"{url}#settings")
+            assert page.locator(".b-msg").first.is_visible()
+            assert page.locator("#id_label_ru").input_value() == label
+            shot(page, f"builder-entity-settings-{width}")
+            page.fill("#id_label_en", "")
+            page.click("#settings button[type=submit]")
+            page.wait_for_selector("#id_label_en_error")
+            shot(page, f"builder-entity-settings-error-{width}")
+            assert complaints == []
+        browser.close()
+    guest = entity_of(draft, "guest")
+    assert guest["label"] == {"en": "Guest", "ru": "Гость (VIP)"}
+    assert (guest["search"], guest["ordering"]) == (["full_name", "email", "phone", "language"],
+                                                   ["full_name", "-email"])

@@ -74,6 +74,8 @@ def entity_settings(request, draft_id, entity):
     form = settings_form(source, entity, request.POST)
     status = apply_form(request, source, form, lambda f: f.edit(entity))
     if status is None:
+        if form.edit(entity) is not None:  # else apply_form said nothing was changed
+            messages.success(request, f"The settings of {entity} were saved in draft #{source.draft.pk}.")
         return see_other(edit_url(source.draft, entity) + "#settings")
     return render_entity(request, source.draft, entity, status=status, form=form)
 
