@@ -79,7 +79,7 @@ def editing_draft(user):
 def apply_edit(request, draft, edit):
     """Apply ``edit`` to ``draft``; return None when it was applied, else the errors by form field.
 
-    Argument errors come back by argument name (``EditError.fields``); any other refusal under ``__all__``.
+    Argument errors come back by argument name (``EditError.fields``); any other refusal under ``form``.
     Nothing is changed when the edit is refused.
     """
     from .. import drafts
@@ -88,9 +88,9 @@ def apply_edit(request, draft, edit):
     try:
         drafts.apply(draft, edit, request.user)
     except EditError as exc:
-        return exc.fields or {"__all__": [exc.message]}
+        return exc.fields or {"form": [exc.message]}
     except BuilderError as exc:
-        return {"__all__": [exc.message]}
+        return {"form": [exc.message]}
     return None
 
 

@@ -207,5 +207,5 @@ def transition_remove(request, draft_id, workflow, name):
         return see_other(url("workflow", view.draft, wf.name), request, f"Transition '{name}' removed.")
     context = workflow_context(request, view, wf, transition_form={
         "values": empty_transition(view.spec.languages), "errors": {"remove": errors.get("name", [])
-                                                                     + errors.get("__all__", [])}})
+                                                                     + errors.get("form", [])}})
     return render_builder(request, "builder/workflow.html", context, status=400)

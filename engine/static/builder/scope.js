@@ -106,7 +106,7 @@
     }
     var back = document.getElementById("scope-back");
     if (!back && parts().length) {
-      back = el("button", { type: "submit", name: "do", value: "back", "class": "s-btn s-btn-2 s-btn-small", id: "scope-back" }, "Back one step");
+      back = el("button", { type: "submit", name: "do", value: "back", "class": "b-btn s-btn-small", id: "scope-back" }, "Back one step");
       back.addEventListener("click", goBack);
       buttons.insertBefore(back, document.getElementById("scope-add"));
     } else if (back && !parts().length) {
