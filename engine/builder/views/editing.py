@@ -33,8 +33,13 @@ class Shown:
     def problems_at(self, prefix):
         """The problems located at the YAML path ``prefix`` or inside it (shown next to the thing)."""
         prefix = tuple(prefix.split(".")) if isinstance(prefix, str) else tuple(prefix)
-        return [p for p in self.problems
-                if tuple(str(part) for part in (p.loc.path or ())[:len(prefix)]) == prefix]
+        found = []
+        for p in self.problems:
+            path = p.loc.path or ()
+            parts = tuple(path.split(".")) if isinstance(path, str) else tuple(str(part) for part in path)
+            if parts[:len(prefix)] == prefix:
+                found.append(p)
+        return found
 
 
 def lenient_spec(sources):
