@@ -37,7 +37,7 @@ def guess_indent(text):
     lines = [(len(line) - len(line.lstrip(" ")), line.strip()) for line in text.splitlines()]
     lines = [(n, body) for n, body in lines if body and not body.startswith("#")]
     for (n, body), (m, following) in zip(lines, lines[1:], strict=False):
-        if not body.endswith(":") or m <= n:
+        if not body.endswith(":") or m < n or (m == n and not following.startswith("- ")):
             continue
         if following.startswith("- "):
             offset = m - n if offset is None else offset
@@ -67,25 +67,32 @@ def to_yaml(value, flow=True):
         node = CommentedMap()
         for key, item in value.items():
             node[key] = to_yaml(item, flow=flow)
-        if flow and all(not isinstance(v, (dict, list)) or _small(v) for v in value.values()):
+        if flow and _flat(value.values()):
             node.fa.set_flow_style()
         return node
     if isinstance(value, (list, tuple)):
         node = CommentedSeq([to_yaml(item, flow=True) for item in value])
-        if flow and all(not isinstance(v, (dict, list)) or _small(v) for v in value):
+        if flow and _flat(value):
             node.fa.set_flow_style()
         return node
     return value
 
 
+def _flat(values):
+    """Whether values fit a flow collection: scalars on one line, or small collections of them."""
+    return all(_small(v) if isinstance(v, (dict, list)) else not (isinstance(v, str) and "\n" in v) for v in values)
+
+
 def _small(value):
-    return all(not isinstance(v, (dict, list)) for v in (value.values() if isinstance(value, dict) else value))
+    return all(not isinstance(v, (dict, list)) and not (isinstance(v, str) and "\n" in v)
+               for v in (value.values() if isinstance(value, dict) else value))
 
 
 def _safe_plain(text):
     """Leave plain only texts with no YAML indicator anywhere (ruamel decides the rest correctly, but
     quoting what a person typed with ':', '#', '{', quotes or '&' keeps the file readable and safe)."""
-    return not any(ch in text for ch in ":#{}[],&*!|>'\"%@`\\") and not text.startswith(("-", "?"))
+    return not any(ch in text for ch in ":#{}[],&*!|>'\"%@`\\") and not text.startswith(("- ", "? ")) \
+        and text not in ("-", "?")
 
 
 def to_plain(node):

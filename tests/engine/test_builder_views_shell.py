@@ -152,6 +152,12 @@ def test_the_yaml_editor_saves_a_text_with_an_error_and_shows_the_located_proble
     assert "monye" in page
     assert re.search(r'<li id="L4" class="b-line-bad">', page)
     assert "1 error" in page  # the draft bar counts it
+    # Saving the same text again records no edit.
+    edits = len(draft.edits)
+    again = client.post(f"/builder/d/{draft.pk}/yaml/", {"path": ENTITIES, "text": posted})
+    assert again.status_code == 303
+    draft.refresh_from_db()
+    assert len(draft.edits) == edits
 
 
 def test_the_yaml_editor_refuses_a_bad_path_beside_the_text_and_changes_nothing(boss):

@@ -165,7 +165,7 @@ class FieldForm(BuilderForm):
     max_length = forms.IntegerField(required=False, min_value=1, max_value=100000, label="Max length")
     min = forms.CharField(required=False, max_length=40, label="Minimum")
     max = forms.CharField(required=False, max_length=40, label="Maximum")
-    choices = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    choices = forms.CharField(required=False, label="Values and labels", widget=forms.Textarea(attrs={"rows": 4}))
     to = forms.ChoiceField(required=False, label="Refers to")
     on_delete = forms.ChoiceField(required=False, choices=ON_DELETE, label="When the target is deleted")
 

@@ -148,6 +148,10 @@ def yaml_url(draft, name):
     return f"{reverse('builder:yaml', args=[draft.pk])}?{urlencode({'file': name})}"
 
 
+def lf(text):
+    return text.replace("\r\n", "\n")
+
+
 def pick_file(draft, asked):
     """The file the YAML editor opens: the one asked for, else solution.yaml, else the first."""
     if asked:
@@ -172,9 +176,9 @@ def yaml_editor(request, draft_id):
     errors, status = {}, 200
     if request.method == "POST":
         name = request.POST.get("path", "").strip()
-        # Browsers send a textarea's line breaks as CRLF; the files keep the LF they were written with.
-        text = request.POST.get("text", "").replace("\r\n", "\n")
-        if text == draft.sources.get(name):
+        text = request.POST.get("text", "")
+        # Browsers send a textarea's line breaks as CRLF (set_file turns them back into the file's own).
+        if name in draft.sources and lf(text) == lf(draft.sources[name]):
             messages.info(request, f"{name} is unchanged.")
             return see_other(yaml_url(draft, name))
         try:
