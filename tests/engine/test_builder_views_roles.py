@@ -247,3 +247,30 @@ def test_forms_need_the_csrf_token(boss):
     assert client.post(f"/builder/d/{draft.pk}/roles/guest/service/", {"do": "remove"}).status_code == 403
     draft.refresh_from_db()
     assert draft.edits == []
+
+
+def test_a_choice_condition_may_hold_several_values(boss):
+    _, client, draft = boss
+    response = post_rights(client, draft, "guest", "service_order", actions=["list", "view", "create", "cancel"],
+                           scope_mode="where", cond_path=["stay.guest.user"], cond_value=['"$user"'], cond_keep=["0"],
+                           do="add", path="status", values=["new", "accepted"])
+    assert response.status_code == 303
+    grant = grant_of(draft, "guest", "service_order")
+    assert grant.scope == (("stay.guest.user", "$user"), ("status", ("new", "accepted")))
+    page = text(client.get(f"/builder/d/{draft.pk}/roles/"))
+    assert "Status is one of “New” or “Accepted”" in row(section(page, "service_order"), "Guest")
+
+
+def test_an_expression_scope_is_kept_as_written(boss):
+    user, client, draft = boss
+    expression = "stay.guest.user == $user or status == 'new'"
+    drafts.apply(draft, {"op": "set_rights", "role": "guest", "entity": "service_order",
+                         "actions": ["list", "view", "create", "cancel"], "scope": expression,
+                         "view": None, "edit": None}, user)
+    page = words(client.get(f"/builder/d/{draft.pk}/roles/guest/service_order/"))
+    assert 'value="expression" checked' in page and expression in page
+    response = post_rights(client, draft, "guest", "service_order", actions=["list", "view", "create", "cancel"],
+                           scope_mode="expression", view_mode="all", edit_mode="visible")
+    assert response.status_code == 303
+    assert grant_of(draft, "guest", "service_order").scope == expression
+    assert f"Rows where {expression}" in words(client.get(f"/builder/d/{draft.pk}/roles/"))
