@@ -342,16 +342,21 @@ class Clock:
         return check, beat
 
 
-def _in_thread(fn):
-    """``fn`` as a coroutine run in a worker thread, its database connection closed after (as a request's
-    is): a stream holds no connection while it waits."""
+def _closing(fn):
+    """``fn`` with the thread's database connection closed after it (as a request's is): a stream holds no
+    connection while it waits."""
     def run(*args):
         try:
             return fn(*args)
         finally:
             close_old_connections()
 
-    return sync_to_async(run, thread_sensitive=False)
+    return run
+
+
+def _in_thread(fn):
+    """``fn`` as a coroutine run in a worker thread, its connection closed after."""
+    return sync_to_async(_closing(fn), thread_sensitive=False)
 
 
 async def async_events(stream):
@@ -391,16 +396,6 @@ async def async_events(stream):
         sub.close()
         # Not awaited: the generator may be closing because its task was cancelled (client gone).
         loop.run_in_executor(None, _closing(stream.closed))
-
-
-def _closing(fn):
-    def run():
-        try:
-            fn()
-        finally:
-            close_old_connections()
-
-    return run
 
 
 def sync_events(stream, lifetime):
