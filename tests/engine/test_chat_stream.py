@@ -22,34 +22,14 @@ from django.test.utils import CaptureQueriesContext
 from engine.chat import live, service, stream
 from engine.chat.models import ChatEvent
 from engine.registry import registry
-
-YAML = """
-entities:
-  note:
-    fields:
-      text: {type: string}
-roles:
-  guest:
-    entities:
-      note: {actions: [list, view], scope: all}
-  reception:
-    staff: true
-    entities:
-      note: {actions: [list, view], scope: all}
-chats:
-  reception:
-    type: direct
-    label: {en: Reception}
-    clients: [guest]
-    staff: [reception]
-"""
+from tests.chat_fixtures import reception_yaml
 
 
 @pytest.fixture
 def world(publish_yaml, settings):
     settings.CABINET_CHAT_STREAM_LIFETIME = 2
     settings.CABINET_CHAT_RECHECK = 0.5
-    publish_yaml(YAML)
+    publish_yaml(reception_yaml())
     users = get_user_model().objects
     anna = users.create_user("anna", password="pw-anna-123")
     boris = users.create_user("boris", password="pw-boris-123")
