@@ -234,7 +234,7 @@ def test_editing_and_removing_a_transition(boss):
     # 'cancel' is run by a timer: refused, next to the table
     sources = dict(draft.sources)
     response = client.post(base + "transitions/cancel/remove/")
-    assert response.status_code == 400 and "is run by timers unconfirmed" in words(response)
+    assert response.status_code == 400 and "is used by timers.unconfirmed; change those first" in words(response)
     draft.refresh_from_db()
     assert draft.sources == sources
     assert client.post(base + "transitions/confirm/remove/").status_code == 303

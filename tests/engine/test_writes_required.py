@@ -168,7 +168,8 @@ def test_page_form_refuses_a_blank_text_on_its_field_and_a_missing_one_on_the_fo
     # Every shown field filled: the write path refuses the required text the form does not show.
     response = client.post("/p/note_form/new/", form)
     assert response.status_code == 400
-    assert response.context["form"].non_field_errors() == ["This field is required."]
+    # ... named by its label, since no field of the form can carry it.
+    assert response.context["form"].non_field_errors() == ["Code: This field is required."]
     assert count(built) == 0
 
 
@@ -180,7 +181,7 @@ def test_api_refuses_a_required_text_missing_or_blank_with_a_field_message(notes
     # The writer may not write ``code``: the API answers on the whole input, as for any field it hides.
     response = client.post("/api/note/", form, format="json")
     assert response.status_code == 400
-    assert response.json() == {"non_field_errors": [REQUIRED]}
+    assert response.json() == {"non_field_errors": [{**REQUIRED, "message": "code: This field is required."}]}
     response = client.post("/api/note/", {**form, "body": "  "}, format="json")
     assert response.status_code == 400
     assert list(response.json()) == ["body"]
