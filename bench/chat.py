@@ -1,7 +1,8 @@
 """Chat benchmark: connected SSE clients on loopback, from a post to its arrival at the other side.
 
-A small solution held in this file (a direct chat ``reception``: role ``guest`` are the clients, role
-``reception`` answers; a group chat ``lobby`` with one channel ``hall``) is published into a fresh database:
+The small reception solution of ``tests/chat_fixtures.py`` (a direct chat ``reception``: role ``guest`` are
+the clients, role ``reception`` answers; a group chat ``lobby`` with one channel ``hall``) is published into
+a fresh database:
 the one of ``DATABASE_URL`` when it is set (PostgreSQL; with ``REDIS_URL`` too; the servers pool their
 connections, ``CABINET_DB_POOL=20``), else a temporary SQLite file with the in-process hub. ``--clients``
 guests (default 200) each open a stream on server A (``uvicorn engine.asgi:application``, one process) over
@@ -44,37 +45,6 @@ RESULTS = ROOT / "bench" / "results"
 HOST = "127.0.0.1"
 TARGET_P95_MS = 1000.0
 SERVER_START_TIMEOUT_S = 60.0
-SOURCES = {
-    "solution.yaml": "solution:\n  name: chatbench\n  languages: [en]\n  default_language: en\n",
-    "entities.yaml": "entities:\n  note:\n    fields:\n      text: {type: string, max_length: 80}\n",
-    "roles.yaml": """\
-roles:
-  guest:
-    entities:
-      note: {actions: [list, view], scope: all}
-  reception:
-    staff: true
-    entities:
-      note: {actions: [list, view], scope: all}
-""",
-    "chats.yaml": """\
-chats:
-  reception:
-    type: direct
-    label: {en: Reception}
-    clients: [guest]
-    staff: [reception]
-  lobby:
-    type: group
-    label: {en: Lobby}
-    members: [guest]
-    moderators: [reception]
-    join: open
-    channels:
-      hall: {title: {en: Hall}}
-""",
-}
-
 
 def free_port():
     with socket.socket() as sock:
@@ -99,18 +69,19 @@ def environment(database_url, redis_url):
 
 def prepare(clients):
     """Migrate, publish, make the guests, the operator, the conversations and a session for each user."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.contrib.auth.models import Group
-    from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
 
     from engine.chat import service
     from engine.compiler import compile_sources
     from engine.migrate import publish
+    from tests.chat_fixtures import login_session, reception_sources
 
+    sources = reception_sources("chatbench", lobby=True)
     call_command("migrate", verbosity=0)
-    built, _ = publish(compile_sources(SOURCES).raise_for_errors(), SOURCES, note="chat bench")
+    built, _ = publish(compile_sources(sources).raise_for_errors(), sources, note="chat bench")
     users = get_user_model().objects
     users.bulk_create([get_user_model()(username=f"guest{n}", password=make_password(None)) for n in range(clients)])
     guests = list(users.filter(username__startswith="guest").order_by("id"))
@@ -118,18 +89,10 @@ def prepare(clients):
     operator = users.create(username="operator", password=make_password(None))
     operator.groups.add(Group.objects.get(name="reception"))
 
-    def session(user):
-        store = SessionStore()
-        store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.create()
-        return store.session_key
-
     conversations = [service.start(built.policy.for_user(guest), "reception").pk
                      for guest in get_user_model().objects.filter(pk__in=[g.pk for g in guests]).order_by("id")]
     hall = service.channel(built.policy.for_user(operator), "lobby", "hall").pk
-    return [session(g) for g in guests], conversations, hall, session(operator)
+    return [login_session(g) for g in guests], conversations, hall, login_session(operator)
 
 
 def start_server(env, port, log):

@@ -360,11 +360,16 @@ class Access:
         local = self.__dict__.setdefault("_granted", {})
         if key not in local:
             permission = self.policy.permission_id(self.entity(entity).model, ACTION_CODENAMES[action])
-            local[key] = () if permission is None else self._read_grants(permission)
+            local[key] = () if permission is None else self.granted_object_ids(permission)
         return local[key]
 
     def _read_grants(self, permission):
-        """Granted ids through the shared cache; any grant or revocation of ``permission`` invalidates it."""
+        """The old name of ``granted_object_ids``."""
+        return self.granted_object_ids(permission)
+
+    def granted_object_ids(self, permission):
+        """Ids of the objects on which the user or one of their groups holds ``permission`` (a permission
+        id), through the shared cache; any grant or revocation of ``permission`` invalidates it."""
         gen_key = grants_generation_key(permission)
         any_key = f"cabinet:grants-any:{permission}"
         data_key = f"cabinet:grants:{permission}:{self.user.pk}:{','.join(map(str, self.group_ids))}"

@@ -332,7 +332,8 @@ class DataChecker:
                      "write $today, $today+3, $today-2 or $now+2h, $now-30d")
             return None, False
         problem = value_problem(f, value, keywords=())
-        if not problem and f.required and value in (None, "", [], {}):
+        blank = isinstance(value, str) and f.type.is_textual and not value.strip()
+        if not problem and f.required and (value in (None, "", [], {}) or blank):
             problem = f"{value!r} is empty, but the field is required"
         elif not problem and value is None and not _stores_null(f):
             problem = "null, which this field does not store" + (" (write '' for no text)" if f.type.is_textual

@@ -145,6 +145,11 @@ class Registry:
         return self._active is not None
 
     @property
+    def serving(self) -> BuiltSolution | None:
+        """The version this process serves now, or None (``active`` raises instead)."""
+        return self._active
+
+    @property
     def active(self) -> BuiltSolution:
         active = self._active
         if active is None:

@@ -70,8 +70,9 @@ def domain_error(exc, view):
     visible = set(access.visible_fields(entity))
     errors = {}
     for name, messages in exc.fields.items():
-        key = name if name in visible else "non_field_errors"
-        errors.setdefault(key, []).extend(exceptions.ErrorDetail(str(m), code=m.code) for m in messages)
+        # A field the caller does not see is named in the message, so the refusal says what is missing.
+        key, prefix = (name, "") if name in visible else ("non_field_errors", f"{name}: ")
+        errors.setdefault(key, []).extend(exceptions.ErrorDetail(f"{prefix}{m}", code=m.code) for m in messages)
     if exc.general or not errors:
         errors.setdefault("non_field_errors", []).insert(0, exceptions.ErrorDetail(exc.message, code=exc.code))
     return exceptions.ValidationError(errors)

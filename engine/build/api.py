@@ -143,7 +143,10 @@ def unique_errors(exc, model, access, sent):
             if error.code not in ("unique", "unique_together"):  # another constraint: its own words
                 if error.code == "rule" and key != NON_FIELD_ERRORS:
                     target = key  # an entity rule names the field its message belongs to
-                errors.setdefault(target, []).append(serializers.ErrorDetail(error.messages[0], code=error.code))
+                message = error.messages[0]
+                if target == api_settings.NON_FIELD_ERRORS_KEY and key != NON_FIELD_ERRORS:
+                    message = f"{key}: {message}"  # a field the client did not send: name it
+                errors.setdefault(target, []).append(serializers.ErrorDetail(message, code=error.code))
                 continue
             shown = [str(model._meta.get_field(f).verbose_name) for f in fields if f in visible]
             message = (f"A {model._meta.verbose_name} with this {' and '.join(shown)} already exists." if shown

@@ -68,7 +68,7 @@ class ChatPolicy:
         memo = access.__dict__.setdefault("_chat_granted", {})
         if permission not in memo:
             # The same cached, generation-checked read engine.access does for rows.
-            memo[permission] = access._read_grants(permission)
+            memo[permission] = access.granted_object_ids(permission)
         return memo[permission]
 
     # --- visibility ------------------------------------------------------------------------

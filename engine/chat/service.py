@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -107,18 +108,45 @@ def _require(access, conv, right):
     raise NotAllowed()
 
 
+@dataclass
+class _Change:
+    """What a change works on: the conversation (locked, re-read), its chat, and the person it names."""
+
+    conv: Conversation
+    chat: object  # the conversation's ChatSpec
+    target: object = None  # the account named by the change (hand over, add or remove a member)
+
+
 @contextmanager
-def _stored_files():
-    """Collect the names of files stored during a transaction; remove them when it fails (its rows roll
-    back, files in storage would stay behind)."""
-    names = []
-    try:
-        yield names
-    except BaseException:
-        storage = Attachment._meta.get_field("file").storage
-        for name in names:
-            storage.delete(name)
-        raise
+def _changing(access, conv, right=None, *, target=None):
+    """One change to the visible ``conv``: visibility checked (``NotVisible``), the ``target`` account
+    resolved (``Invalid``), then a transaction with the conversation locked and ``right`` required on the
+    locked row (``NotAllowed`` or ``Closed``). The body's writes are part of that transaction."""
+    policy = _policy(access)
+    conv = policy.ensure_visible(access, conv)
+    chat = policy.chat(conv.chat)
+    found = _target_user(target) if target is not None else None
+    with transaction.atomic():
+        conv = _locked(access, conv)
+        if right is not None:
+            _require(access, conv, right)
+        yield _Change(conv, chat, found)
+
+
+def _store_on_commit(attachment, item):
+    """Name ``attachment``'s file now and write its bytes when the transaction commits: a post rolled back
+    (by its own failure or by the caller's transaction) leaves no file behind. Registered before the
+    post's event, so the file is in storage before any client hears of it."""
+    field = attachment.file.field
+    attachment.file.name = field.generate_filename(attachment, item.storage_name())
+    name, data = attachment.file.name, item.data
+
+    def write():
+        saved = field.storage.save(name, ContentFile(data))
+        if saved != name:  # storage picked another name (one existed): point the row at it
+            Attachment.objects.filter(pk=attachment.pk).update(file=saved)
+
+    transaction.on_commit(write, robust=True)  # a failed write is logged; the download then answers 404
 
 
 def _participant(conv, user, side):
@@ -186,7 +214,7 @@ def start(access, chat, *, text="", files=(), values=None, source="api"):
     checked = _check_message(spec, text, files) if (text or files) else []
     first = bool(text or checked)
     try:
-        with _stored_files() as stored, transaction.atomic():
+        with transaction.atomic():
             if spec.type == "direct":
                 conv, _ = Conversation.objects.get_or_create(
                     chat=spec.name, type=Conversation.DIRECT, client=access.user,
@@ -202,7 +230,7 @@ def start(access, chat, *, text="", files=(), values=None, source="api"):
             if first:
                 conv = _locked(access, conv)
                 _require(access, conv, "post")
-                _post(access, conv, spec, text or "", checked, stored)
+                _post(access, conv, spec, text or "", checked)
     except (writes.DomainError, ValidationError) as exc:
         raise from_domain(exc) from None
     except AccessDenied as exc:
@@ -339,23 +367,20 @@ def post(access, conv, text, files=()):
     spec = policy.chat(conv.chat)
     _require(access, conv, "post")
     checked = _check_message(spec, text, files)
-    with _stored_files() as stored, transaction.atomic():
-        conv = _locked(access, conv)
-        _require(access, conv, "post")
-        return _post(access, conv, spec, text or "", checked, stored)
+    with _changing(access, conv, "post") as change:
+        return _post(access, change.conv, spec, text or "", checked)
 
 
-def _post(access, conv, spec, text, checked, stored):
-    """Write the message, its files (their names added to ``stored``), the conversation's new order, the
-    author's receipt, the event and the offline notices (in the caller's transaction, ``conv`` locked)."""
+def _post(access, conv, spec, text, checked):
+    """Write the message, its files (on commit), the conversation's new order, the author's receipt, the
+    event and the offline notices (in the caller's transaction, ``conv`` locked)."""
     side = _policy(access).side(access, conv)
     message = Message.objects.create(conversation=conv, author=access.user, side=side, text=text)
     attachments = []
     for item in checked:
         attachment = Attachment(message=message, name=item.name, content_type=item.content_type,
                                 size=len(item.data), is_image=item.is_image)
-        attachment.file.save(item.storage_name(), ContentFile(item.data), save=False)
-        stored.append(attachment.file.name)
+        _store_on_commit(attachment, item)
         attachment.save()
         attachments.append(attachment)
     message._prefetched_objects_cache = {"attachments": attachments}
@@ -395,11 +420,10 @@ def _message(access, message):
 def edit(access, message, text):
     """Change the text of the user's own message within the chat's edit window."""
     message, conv = _message(access, message)
-    spec = _policy(access).chat(conv.chat)
-    with transaction.atomic():
-        conv = _locked(access, conv)
+    with _changing(access, conv) as change:
+        conv = change.conv
         message = Message.objects.select_for_update(of=("self",)).select_related("author").get(pk=message.pk)
-        _own_in_window(access, spec, conv, message)
+        _own_in_window(access, change.chat, conv, message)
         _require(access, conv, "edit_own")
         _check_text(text, has_files=message.attachments.exists())
         message.text = text
@@ -424,12 +448,11 @@ def delete(access, message):
     (text blanked, files removed) so the thread and its events stay whole."""
     message, conv = _message(access, message)
     policy = _policy(access)
-    spec = policy.chat(conv.chat)
-    with transaction.atomic():
-        conv = _locked(access, conv)
+    with _changing(access, conv) as change:
+        conv = change.conv
         message = Message.objects.select_for_update(of=("self",)).select_related("author").get(pk=message.pk)
         if "moderate" not in policy.rights(access, conv):
-            _own_in_window(access, spec, conv, message)
+            _own_in_window(access, change.chat, conv, message)
             _require(access, conv, "edit_own")
         elif message.deleted_at is not None:
             raise Conflict(_("This message was deleted."), code="deleted")
@@ -595,26 +618,17 @@ def unread(access):
 
 def take(access, conv):
     """The operator takes ``conv``: it is theirs to answer until handed over."""
-    conv = _policy(access).ensure_visible(access, conv)
-    with transaction.atomic():
-        conv = _locked(access, conv)
-        _require(access, conv, "take")
-        return _set_operator(access, conv, access.user)
+    with _changing(access, conv, "take") as change:
+        return _set_operator(access, change.conv, access.user)
 
 
 def hand_over(access, conv, user):
     """Hand ``conv`` over to ``user``, who must answer in its chat (hold a staff role of it)."""
-    policy = _policy(access)
-    conv = policy.ensure_visible(access, conv)
-    target = _target_user(user)
-    chat = policy.chat(conv.chat)
-    with transaction.atomic():
-        conv = _locked(access, conv)
-        _require(access, conv, "hand_over")
-        if _side_of(access, chat, target) != Participant.STAFF:
+    with _changing(access, conv, "hand_over", target=user) as change:
+        if _side_of(access, change.chat, change.target) != Participant.STAFF:
             raise Invalid(fields={"user": [{"message": _("This person does not answer in this chat."),
                                             "code": "not_staff"}]})
-        return _set_operator(access, conv, target)
+        return _set_operator(access, change.conv, change.target)
 
 
 def _set_operator(access, conv, user):
@@ -637,12 +651,9 @@ def reopen(access, conv, *, source="api"):
 
 
 def _open_or_close(access, conv, right, source):
-    policy = _policy(access)
-    conv = policy.ensure_visible(access, conv)
-    chat = policy.chat(conv.chat)
     try:
-        with transaction.atomic():
-            conv = _locked(access, conv)
+        with _changing(access, conv) as change:
+            conv, chat = change.conv, change.chat
             if chat.type == "ticket":
                 name = chat.close if right == "close" else chat.reopen
                 if not name or not writes.allowed(access, chat.entity, name):
@@ -666,21 +677,16 @@ def _open_or_close(access, conv, right, source):
 
 def join(access, conv):
     """Join an open channel the user's member role lets them see."""
-    conv = _policy(access).ensure_visible(access, conv)
-    with transaction.atomic():
-        conv = _locked(access, conv)
-        _require(access, conv, "join")
-        _participant(conv, access.user, Participant.MEMBER)
-        events.emit(conv, "access", data={"user": access.user.pk, "action": "join"})
-    return conv
+    with _changing(access, conv, "join") as change:
+        _participant(change.conv, access.user, Participant.MEMBER)
+        events.emit(change.conv, "access", data={"user": access.user.pk, "action": "join"})
+    return change.conv
 
 
 def leave(access, conv):
     """Leave a channel (an open one can be joined again)."""
-    conv = _policy(access).ensure_visible(access, conv)
-    with transaction.atomic():
-        conv = _locked(access, conv)
-        _require(access, conv, "leave")
+    with _changing(access, conv, "leave") as change:
+        conv = change.conv
         Participant.objects.filter(conversation=conv, user=access.user, removed=False).delete()
         remove_perm(VIEW_PERMISSION, access.user, conv)
         events.emit(conv, "access", data={"user": access.user.pk, "action": "leave"})
@@ -690,15 +696,11 @@ def leave(access, conv):
 def add_member(access, conv, user):
     """Add ``user`` to ``conv``: a participant row and a guardian grant to view it (the grant is what makes
     the conversation visible to someone whose roles alone would not)."""
-    policy = _policy(access)
-    conv = policy.ensure_visible(access, conv)
-    target = _target_user(user)
-    chat = policy.chat(conv.chat)
-    with transaction.atomic():
-        conv = _locked(access, conv)
-        _require(access, conv, "add_member")
+    with _changing(access, conv, "add_member", target=user) as change:
+        conv, target = change.conv, change.target
         Participant.objects.update_or_create(conversation=conv, user=target,
-                                             defaults={"side": _side_of(access, chat, target), "removed": False})
+                                             defaults={"side": _side_of(access, change.chat, target),
+                                                       "removed": False})
         assign_perm(VIEW_PERMISSION, target, conv)
         events.emit(conv, "access", data={"user": target.pk, "action": "add"})
     return conv
@@ -707,20 +709,16 @@ def add_member(access, conv, user):
 def remove_member(access, conv, user):
     """Remove ``user`` from ``conv``: marked removed (a group channel stays closed to them), the grant
     revoked, and an ``access`` event so that their open streams re-check and close."""
-    policy = _policy(access)
-    conv = policy.ensure_visible(access, conv)
-    target = _target_user(user)
-    chat = policy.chat(conv.chat)
-    with transaction.atomic():
-        conv = _locked(access, conv)
-        _require(access, conv, "remove_member")
+    with _changing(access, conv, "remove_member", target=user) as change:
+        conv, target = change.conv, change.target
         if target.pk == access.user.pk:
             raise Invalid(fields={"user": [{"message": _("Leave instead of removing yourself."), "code": "self"}]})
         if conv.type != Conversation.GROUP and target.pk == conv.client_id:
             raise Invalid(fields={"user": [{"message": _("The client of a conversation stays in it."),
                                             "code": "client"}]})
         Participant.objects.update_or_create(conversation=conv, user=target,
-                                             defaults={"side": _side_of(access, chat, target), "removed": True})
+                                             defaults={"side": _side_of(access, change.chat, target),
+                                                       "removed": True})
         remove_perm(VIEW_PERMISSION, target, conv)
         if conv.operator_id == target.pk:
             conv.operator = None

@@ -23,6 +23,7 @@ pytest-django's ``live_server``) it is a sync generator that holds its thread, s
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import random
 import time
@@ -34,6 +35,7 @@ from django.contrib.auth import get_user_model
 from django.core.handlers.asgi import ASGIRequest
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import close_old_connections, connections
+from django.db.models import Exists, Value
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -123,11 +125,17 @@ class Stream:
         else:
             if self.chat not in {spec.name for spec in policy.chats_for(access)}:
                 raise Revoked
-            if self.visible or self.hidden:
-                known = self.visible | self.hidden
-                self.visible = set(policy.visible(access, self.chat).filter(pk__in=known).values_list("pk", flat=True))
-                self.hidden = known - self.visible
+            self.sort_known(access)
         self.access = access
+
+    def sort_known(self, access):
+        """Inbox: the conversations met so far sorted again into visible and hidden (one query, if any)."""
+        if self.visible or self.hidden:
+            known = self.visible | self.hidden
+            chat_policy = access.policy.built.chat
+            self.visible = set(chat_policy.visible(access, self.chat).filter(pk__in=known)
+                               .values_list("pk", flat=True))
+            self.hidden = known - self.visible
 
     def fresh_access(self):
         """The user's access read again from the database: roles, grants, and whether they may log in."""
@@ -234,9 +242,9 @@ class Stream:
         return [frame(payload)]
 
     def recheck(self):
-        """The periodic check: permission read afresh, then a sweep of the events the hub did not bring."""
-        self.authorize(self.fresh_access())
-        frames = self.catch_up()
+        """The periodic check: permission read afresh, then a sweep of the events the hub did not bring
+        (when there are any: ``still_allowed`` says so in the same query)."""
+        frames = self.catch_up() if self.still_allowed() else []
         # Ids come from a sequence but transactions commit in their own order: an id may show up after a
         # higher one. Raise the floor only to where the previous check stood, so late ones are still swept.
         floor = self.next_floor
@@ -244,8 +252,59 @@ class Stream:
         self.floor, self.next_floor = floor, self.last
         return frames
 
+    def still_allowed(self):
+        """Whether the user is still active, logged in and sees what the stream shows (raise ``Revoked``
+        when not), and whether events above ``floor`` were stored that this stream has not sent: one query
+        (a thread), two for an inbox that knows conversations. Roles and grants come through their
+        generation-checked caches; a new version or a changed superuser flag takes the full path."""
+        built = registry.ensure_current() or self.built
+        previous = self.access.user
+        if built is not self.built:
+            self.authorize(self.fresh_access())
+            return True
+        user = copy.copy(previous)
+        user.__dict__.pop("_cabinet_groups", None)  # the roles remembered on the object: ask the cache again
+        access = built.policy.for_user(user)
+        policy = built.chat
+        if self.conversation is not None:
+            sees = Exists(policy.visible(access).filter(pk=self.conversation.pk))
+            events = ChatEvent.objects.filter(conversation_id=self.conversation.pk)
+        else:
+            if self.chat not in {spec.name for spec in policy.chats_for(access)}:
+                raise Revoked
+            sees = Value(True)
+            events = ChatEvent.objects.filter(conversation__in=policy.visible(access, self.chat))
+        extra = {"missed": Exists(events.filter(id__gt=self.floor).exclude(id__in=self.seen))}
+        session_in_table = settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"
+        if self.session_key is not None and session_in_table:
+            from django.contrib.sessions.models import Session
+
+            extra["logged_in"] = Exists(Session.objects.filter(session_key=self.session_key))
+        row = (get_user_model()._default_manager.filter(pk=self.user_id, is_active=True)
+               .annotate(sees=sees, **extra).values("is_superuser", "sees", *extra).first())
+        if row is None or not row["sees"] or not row.get("logged_in", True):
+            raise Revoked
+        if row["is_superuser"] != previous.is_superuser:
+            self.authorize(self.fresh_access())
+            return True
+        if self.session_key is not None and not session_in_table:
+            if not import_module(settings.SESSION_ENGINE).SessionStore().exists(self.session_key):
+                raise Revoked
+        if self.conversation is None:
+            self.sort_known(access)
+        self.access = access
+        return row["missed"]
+
     def heartbeat(self):
         live.mark_online(self.user_id)
+
+    def periodic(self, check, beat):
+        """Frames of the periodic work that is due: the re-check (``check``) and the heartbeat (``beat``)."""
+        frames = self.recheck() if check else []
+        if beat:
+            self.heartbeat()
+            frames.append(": ping\n\n")
+        return frames
 
     def opened(self):
         live.stream_opened(self.user_id)
@@ -261,16 +320,43 @@ class Stream:
 # --- the two modes ------------------------------------------------------------------------------
 
 
-def _in_thread(fn):
-    """``fn`` as a coroutine run in a worker thread, its database connection closed after (as a request's
-    is): a stream holds no connection while it waits."""
+class Clock:
+    """When a stream's heartbeat and re-check are next due (both modes keep time the same way)."""
+
+    def __init__(self, first_check):
+        now = time.monotonic()
+        self.next_beat, self.next_check = now + HEARTBEAT, now + first_check
+
+    def wait(self, until=float("inf")):
+        """Seconds to wait for an event before something is due (or ``until`` comes)."""
+        return min(self.next_beat, self.next_check, until) - time.monotonic()
+
+    def due(self, stale):
+        """(check, beat): which periodic work is due now (a stale subscription is checked at once)."""
+        now = time.monotonic()
+        check, beat = stale or now >= self.next_check, now >= self.next_beat
+        if check:
+            self.next_check = now + recheck_interval()
+        if beat:
+            self.next_beat = now + HEARTBEAT
+        return check, beat
+
+
+def _closing(fn):
+    """``fn`` with the thread's database connection closed after it (as a request's is): a stream holds no
+    connection while it waits."""
     def run(*args):
         try:
             return fn(*args)
         finally:
             close_old_connections()
 
-    return sync_to_async(run, thread_sensitive=False)
+    return run
+
+
+def _in_thread(fn):
+    """``fn`` as a coroutine run in a worker thread, its connection closed after."""
+    return sync_to_async(_closing(fn), thread_sensitive=False)
 
 
 async def async_events(stream):
@@ -289,24 +375,19 @@ async def async_events(stream):
         frames = await _in_thread(stream.catch_up)()
         if frames:
             yield "".join(frames).encode()
-        now = time.monotonic()
-        next_beat, next_check = now + HEARTBEAT, now + recheck_interval() * random.uniform(0.5, 1.0)  # noqa: S311
+        # Spread the first checks of streams opened together (a reconnect storm) over half an interval.
+        clock = Clock(recheck_interval() * random.uniform(0.5, 1.0))  # noqa: S311
         while True:
-            payload = await sub.get(min(next_beat, next_check) - time.monotonic())
+            payload = await sub.get(clock.wait())
             frames = []
             if payload is not None:
                 if stream.needs_database(payload):
                     frames += await _in_thread(stream.handle)(payload)
                 else:
                     frames += stream.handle(payload)
-            now = time.monotonic()
-            if sub.take_stale() or now >= next_check:
-                frames += await _in_thread(stream.recheck)()
-                next_check = now + recheck_interval()
-            if now >= next_beat:
-                await _in_thread(stream.heartbeat)()
-                frames.append(": ping\n\n")
-                next_beat = now + HEARTBEAT
+            check, beat = clock.due(sub.take_stale())
+            if check or beat:
+                frames += await _in_thread(stream.periodic)(check, beat)
             if frames:
                 yield "".join(frames).encode()
     except Revoked:
@@ -315,16 +396,6 @@ async def async_events(stream):
         sub.close()
         # Not awaited: the generator may be closing because its task was cancelled (client gone).
         loop.run_in_executor(None, _closing(stream.closed))
-
-
-def _closing(fn):
-    def run():
-        try:
-            fn()
-        finally:
-            close_old_connections()
-
-    return run
 
 
 def sync_events(stream, lifetime):
@@ -337,19 +408,11 @@ def sync_events(stream, lifetime):
         frames = stream.catch_up()
         if frames:
             yield "".join(frames).encode()
-        now = time.monotonic()
-        end, next_beat, next_check = now + lifetime, now + HEARTBEAT, now + recheck_interval()
-        while (now := time.monotonic()) < end:
-            payload = sub.get(min(next_beat, next_check, end) - now)
+        end, clock = time.monotonic() + lifetime, Clock(recheck_interval())
+        while time.monotonic() < end:
+            payload = sub.get(clock.wait(end))
             frames = stream.handle(payload) if payload is not None else []
-            now = time.monotonic()
-            if sub.take_stale() or now >= next_check:
-                frames += stream.recheck()
-                next_check = now + recheck_interval()
-            if now >= next_beat:
-                stream.heartbeat()
-                frames.append(": ping\n\n")
-                next_beat = now + HEARTBEAT
+            frames += stream.periodic(*clock.due(sub.take_stale()))
             if frames:
                 yield "".join(frames).encode()
     except Revoked:

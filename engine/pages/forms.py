@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
@@ -58,9 +58,17 @@ class CabinetModelForm(forms.ModelForm):
         """Show a domain error of the write on the form: on its fields when shown, else on the form."""
         for name, found in error.fields.items():
             for message in found:
-                self.add_error(name if name in self.fields else None, ValidationError(str(message), code=message.code))
+                text = str(message) if name in self.fields else f"{self._label_of(name)}: {message}"
+                self.add_error(name if name in self.fields else None, ValidationError(text, code=message.code))
         if error.general or not error.fields:
             self.add_error(None, ValidationError(error.message, code=error.code))
+
+    def _label_of(self, name):
+        """The label of a model field the form does not show, to name it in a form-wide error."""
+        try:
+            return str(self.instance._meta.get_field(name).verbose_name)
+        except FieldDoesNotExist:  # a name that is no model field: show it as it is
+            return name
 
     def _update_errors(self, errors):
         # An error on a field the form does not show (a forced one) belongs to the form as a whole.

@@ -8,8 +8,9 @@ domain errors (``engine.writes.errors``) that each caller answers in its own way
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.expressions import DatabaseDefault
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -121,11 +122,36 @@ def _refuse_state(built, entity, data):
             raise state_error(name)
 
 
+def _blank_required(ctx):
+    """Required text fields of the row that are missing or blank (only whitespace).
+
+    The forms and the API strip texts and refuse a blank required one; a write here must too, whoever
+    calls it: a required text has the column default '' (engine.build.models.db_default_of), which
+    Django's ``full_clean`` does not look at, so a missing value would be stored as ''.
+    """
+    blank = []
+    for f in ctx.entity.fields:
+        if not (f.required and f.stored and f.type.is_textual):
+            continue
+        value = getattr(ctx.obj, ctx.model._meta.get_field(f.name).attname, None)
+        if value is None or isinstance(value, DatabaseDefault) or (isinstance(value, str) and not value.strip()):
+            blank.append(f.name)
+    return blank
+
+
 def _clean(ctx):
+    """Django's ``full_clean`` and the required-text rule, every error of both at once as one
+    ``RuleViolation`` (a blank required text gets the forms' message, not Django's "cannot be blank")."""
+    blank = _blank_required(ctx)
+    errors = {name: [ValidationError(gettext("This field is required."), code="required")] for name in blank}
     try:
-        ctx.obj.full_clean()
+        ctx.obj.full_clean(exclude=blank)
     except ValidationError as exc:
-        raise RuleViolation.from_validation(exc) from None
+        found = exc.error_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.error_list}
+        for name, items in found.items():
+            errors.setdefault(name, []).extend(items)
+    if errors:
+        raise RuleViolation.from_validation(ValidationError(errors)) from None
 
 
 def _lock(model, obj, access, entity, action):

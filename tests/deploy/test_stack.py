@@ -16,35 +16,13 @@ import subprocess
 import sys
 import threading
 import time
-from urllib.parse import urlsplit
 
-import pytest
 import requests
 
-from tests.deploy.stack import (
-    HTTPS,
-    ROOT,
-    Receiver,
-    Stack,
-    children,
-    drop_database,
-    free_port,
-    python_env,
-    ready,
-    received_tasks,
-    recreate_database,
-    wait_until,
-    with_database,
-)
+from tests.deploy.stack import HTTPS, ROOT, Receiver, children, received_tasks, wait_until
+from tests.deploy.webstack import NEEDS_STACK, released_stack, start_webs
 
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
-REDIS_URL = os.environ.get("REDIS_URL", "")
-
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(not (DATABASE_URL.startswith("postgres") and REDIS_URL),
-                       reason="needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL)"),
-]
+pytestmark = NEEDS_STACK
 
 PUBLISHES = 3
 VISIBILITY_TIMEOUT = 4  # seconds: how soon the killed worker's task goes to the next worker
@@ -149,122 +127,102 @@ def kill_mid_delivery(stack, base, auth, receiver, number, kill):
 
 
 def test_stack_publish_webhook_and_killed_worker(tmp_path):
-    name = (urlsplit(DATABASE_URL).path.lstrip("/") or "cabinet") + "_stack"
-    database_url = with_database(DATABASE_URL, name)
     receiver = Receiver(delay=3.0)
     figures = {}
-    stack = None
+    password = secrets.token_urlsafe(12)
+    started = time.monotonic()
     try:
-        recreate_database(DATABASE_URL, name)
-        import redis
-
-        redis.Redis.from_url(REDIS_URL).flushdb()
-        solution = write_solution(tmp_path / "solution", receiver.url)
-        password = secrets.token_urlsafe(12)
-        env = python_env({
-            "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "CABINET_PRODUCTION": "1",
-            "SECRET_KEY": secrets.token_urlsafe(50), "SECURE_SSL_REDIRECT": "0",
-            "CABINET_SOLUTION": str(solution), "STATIC_ROOT": str(tmp_path / "static"),
-            "MEDIA_ROOT": str(tmp_path / "media"), "CABINET_BEAT_SCHEDULE": str(tmp_path / "beat-schedule"),
-            "CABINET_WEBHOOK_ALLOW_PRIVATE": "1", "CABINET_BROKER_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
-            "WEB_CONCURRENCY": "2", "CELERY_CONCURRENCY": "1",
-            "DJANGO_SUPERUSER_PASSWORD": password,
-        })
-        stack = Stack(env, tmp_path / "logs")
-
-        # The release step of the Procfile: Django's tables, the solution's, static files.
-        started = time.monotonic()
-        release = stack.run(["/bin/sh", "-c", stack.commands["release"]], timeout=180)
-        assert release.returncode == 0, release.stdout + release.stderr
-        figures["release_s"] = round(time.monotonic() - started, 1)
-        admin = stack.run([sys.executable, "manage.py", "createsuperuser", "--noinput",
-                           "--username", "stackadmin", "--email", "stack@example.com"])
-        assert admin.returncode == 0, admin.stdout + admin.stderr
-
-        ports = {"web_a": free_port(), "web_b": free_port()}
-        for web, port in ports.items():
-            stack.start(web, process="web", PORT=str(port))
-        stack.start("worker")
-        stack.start("beat")
-        bases = {web: f"http://127.0.0.1:{port}" for web, port in ports.items()}
-        for web, base in bases.items():
-            wait_until(lambda base=base: ready(base), 60, 0.2, f"{web} to answer /accounts/login/")
-        figures["stack_up_s"] = round(time.monotonic() - started, 1)
-
-        token = requests.post(f"{bases['web_a']}/api/auth/token/", headers=HTTPS, timeout=10,
-                              json={"username": "stackadmin", "password": password})
-        assert token.status_code == 200, token.text
-        auth = {**HTTPS, "Authorization": f"Token {token.json()['token']}"}
-
-        # b. A webhook: the room made on web A is posted by the worker.
-        posted = time.monotonic()
-        room = requests.post(f"{bases['web_a']}/api/room/", headers=auth, timeout=10,
-                             json={"number": "HOOK-1", "kind": "standard"})
-        assert room.status_code == 201, room.text
-        room_id = room.json()["id"]
-        first = wait_until(lambda: receiver.deliveries("HOOK-1"), 30, what="the webhook of HOOK-1")
-        figures["webhook_delivery_s"] = round(first[0][0] - posted, 2)
-
-        # a. Publishes by a separate process, seen by both web processes.
-        latencies = {"web_a": [], "web_b": []}
-        since_insert = {"web_a": [], "web_b": []}
-        statuses = {}
-        for number in range(1, PUBLISHES + 1):
-            fields = [f"probe_{i}" for i in range(1, number + 1)]
-            folder = write_solution(tmp_path / f"v{number + 1}", receiver.url, fields)
-            pollers = {web: Poller(f"{base}/api/room/{room_id}/", auth, fields[-1]) for web, base in bases.items()}
-            published_at = publish(stack, folder, pollers.values())
-            inserted = version_inserted_at(database_url, number + 1)
-            for web, poller in pollers.items():
-                poller.join(timeout=10)
-                poller.stop.set()
-                assert poller.seen_at is not None, (web, poller.statuses, poller.errors[-3:])
-                latencies[web].append(round(max(poller.seen_at - published_at, 0.0), 3))
-                since_insert[web].append(round(poller.seen_wall - inserted, 3))
-                for status, count in poller.statuses.items():
-                    statuses[status] = statuses.get(status, 0) + count
-        figures["publish_to_served_s"] = latencies
-        figures["version_insert_to_served_s"] = since_insert
-        figures["poll_statuses"] = statuses
-        for web, values in since_insert.items():  # the insert precedes the commit: an upper bound
-            assert max(values) < 1.0, (web, values)
-        schema = requests.get(f"{bases['web_b']}/api/schema/?format=json", headers=auth, timeout=30)
-        assert schema.status_code == 200
-        assert all(f"probe_{i}" in schema.text for i in range(1, PUBLISHES + 1))
-
-        # c1. The worker's pool process dies (OOM killer) while it posts: the worker hands the task back.
-        receiver.slow.update({"LOST-1", "KILL-1"})
-        lost = kill_mid_delivery(stack, bases["web_a"], auth, receiver, "LOST-1",
-                                 lambda: [os.kill(pid, signal.SIGKILL) for pid in children(stack.pid("worker"))])
-        figures["pool_process_killed_redelivered_after_s"] = lost
-        tasks = received_tasks(stack.log("worker"))
-        assert len(tasks) == len(set(tasks)) + 1, tasks  # the same task received again, not a new one
-
-        # c2. The whole worker is killed while it posts: the next worker gets the task from the broker.
-        killed = kill_mid_delivery(stack, bases["web_b"], auth, receiver, "KILL-1",
-                                   lambda: (stack.kill("worker"), stack.start("worker_2", process="worker")))
-        figures["worker_killed_redelivered_after_s"] = killed
-        tasks, again = received_tasks(stack.log("worker")), received_tasks(stack.log("worker_2"))
-        assert again and again[0] == tasks[-1], (tasks, again)  # the broker's copy, not the sweeper's
-
-        def rows():
-            import psycopg
-
-            with psycopg.connect(database_url) as conn:
-                return conn.execute("SELECT payload->'data'->>'number', status, attempts "
-                                    "FROM engine_webhookdelivery ORDER BY id").fetchall()
-
-        wait_until(lambda: all(status == "delivered" for _, status, _ in rows()), 15, 0.2, "delivered rows")
-        figures["deliveries"] = rows()
-        assert [number for number, _, _ in rows()] == ["HOOK-1", "LOST-1", "KILL-1"]
-        assert len({d for _, d, _ in receiver.received}) == 3
-        for process in ("web_a", "web_b", "worker_2", "beat"):
-            assert stack.alive(process), (process, stack.log(process)[-2000:])
-        figures["total_s"] = round(time.monotonic() - started, 1)
-        figures["publish_median_s"] = statistics.median(latencies["web_a"] + latencies["web_b"])
+        with released_stack(
+                tmp_path, "stack", write_solution(tmp_path / "solution", receiver.url),
+                CABINET_BEAT_SCHEDULE=str(tmp_path / "beat-schedule"), CABINET_WEBHOOK_ALLOW_PRIVATE="1",
+                CABINET_BROKER_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT), WEB_CONCURRENCY="2",
+                CELERY_CONCURRENCY="1", DJANGO_SUPERUSER_PASSWORD=password) as stack:
+            figures["release_s"] = stack.release_s  # the release step of the Procfile
+            run_stack_checks(stack, receiver, password, figures, started, tmp_path)
     finally:
         sys.stderr.write("\nstack figures: " + json.dumps(figures, default=str) + "\n")
-        if stack is not None:
-            stack.stop()
         receiver.close()
-        drop_database(DATABASE_URL, name)
+
+
+def run_stack_checks(stack, receiver, password, figures, started, tmp_path):
+    """Publishes seen by both web processes, a webhook delivered, a killed worker's delivery redone."""
+    database_url = stack.database_url
+    admin = stack.run([sys.executable, "manage.py", "createsuperuser", "--noinput",
+                       "--username", "stackadmin", "--email", "stack@example.com"])
+    assert admin.returncode == 0, admin.stdout + admin.stderr
+    bases = start_webs(stack)
+    stack.start("worker")
+    stack.start("beat")
+    figures["stack_up_s"] = round(time.monotonic() - started, 1)
+
+    token = requests.post(f"{bases['web_a']}/api/auth/token/", headers=HTTPS, timeout=10,
+                          json={"username": "stackadmin", "password": password})
+    assert token.status_code == 200, token.text
+    auth = {**HTTPS, "Authorization": f"Token {token.json()['token']}"}
+
+    # b. A webhook: the room made on web A is posted by the worker.
+    posted = time.monotonic()
+    room = requests.post(f"{bases['web_a']}/api/room/", headers=auth, timeout=10,
+                         json={"number": "HOOK-1", "kind": "standard"})
+    assert room.status_code == 201, room.text
+    room_id = room.json()["id"]
+    first = wait_until(lambda: receiver.deliveries("HOOK-1"), 30, what="the webhook of HOOK-1")
+    figures["webhook_delivery_s"] = round(first[0][0] - posted, 2)
+
+    # a. Publishes by a separate process, seen by both web processes.
+    latencies = {"web_a": [], "web_b": []}
+    since_insert = {"web_a": [], "web_b": []}
+    statuses = {}
+    for number in range(1, PUBLISHES + 1):
+        fields = [f"probe_{i}" for i in range(1, number + 1)]
+        folder = write_solution(tmp_path / f"v{number + 1}", receiver.url, fields)
+        pollers = {web: Poller(f"{base}/api/room/{room_id}/", auth, fields[-1]) for web, base in bases.items()}
+        published_at = publish(stack, folder, pollers.values())
+        inserted = version_inserted_at(database_url, number + 1)
+        for web, poller in pollers.items():
+            poller.join(timeout=10)
+            poller.stop.set()
+            assert poller.seen_at is not None, (web, poller.statuses, poller.errors[-3:])
+            latencies[web].append(round(max(poller.seen_at - published_at, 0.0), 3))
+            since_insert[web].append(round(poller.seen_wall - inserted, 3))
+            for status, count in poller.statuses.items():
+                statuses[status] = statuses.get(status, 0) + count
+    figures["publish_to_served_s"] = latencies
+    figures["version_insert_to_served_s"] = since_insert
+    figures["poll_statuses"] = statuses
+    for web, values in since_insert.items():  # the insert precedes the commit: an upper bound
+        assert max(values) < 1.0, (web, values)
+    schema = requests.get(f"{bases['web_b']}/api/schema/?format=json", headers=auth, timeout=30)
+    assert schema.status_code == 200
+    assert all(f"probe_{i}" in schema.text for i in range(1, PUBLISHES + 1))
+
+    # c1. The worker's pool process dies (OOM killer) while it posts: the worker hands the task back.
+    receiver.slow.update({"LOST-1", "KILL-1"})
+    lost = kill_mid_delivery(stack, bases["web_a"], auth, receiver, "LOST-1",
+                             lambda: [os.kill(pid, signal.SIGKILL) for pid in children(stack.pid("worker"))])
+    figures["pool_process_killed_redelivered_after_s"] = lost
+    tasks = received_tasks(stack.log("worker"))
+    assert len(tasks) == len(set(tasks)) + 1, tasks  # the same task received again, not a new one
+
+    # c2. The whole worker is killed while it posts: the next worker gets the task from the broker.
+    killed = kill_mid_delivery(stack, bases["web_b"], auth, receiver, "KILL-1",
+                               lambda: (stack.kill("worker"), stack.start("worker_2", process="worker")))
+    figures["worker_killed_redelivered_after_s"] = killed
+    tasks, again = received_tasks(stack.log("worker")), received_tasks(stack.log("worker_2"))
+    assert again and again[0] == tasks[-1], (tasks, again)  # the broker's copy, not the sweeper's
+
+    def rows():
+        import psycopg
+
+        with psycopg.connect(database_url) as conn:
+            return conn.execute("SELECT payload->'data'->>'number', status, attempts "
+                                "FROM engine_webhookdelivery ORDER BY id").fetchall()
+
+    wait_until(lambda: all(status == "delivered" for _, status, _ in rows()), 15, 0.2, "delivered rows")
+    figures["deliveries"] = rows()
+    assert [number for number, _, _ in rows()] == ["HOOK-1", "LOST-1", "KILL-1"]
+    assert len({d for _, d, _ in receiver.received}) == 3
+    for process in ("web_a", "web_b", "worker_2", "beat"):
+        assert stack.alive(process), (process, stack.log(process)[-2000:])
+    figures["total_s"] = round(time.monotonic() - started, 1)
+    figures["publish_median_s"] = statistics.median(latencies["web_a"] + latencies["web_b"])

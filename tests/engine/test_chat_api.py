@@ -1,19 +1,17 @@
 """The chat's REST API (``/api/chat/``) on the resort demo: every endpoint, its errors in the API's shape,
 the OpenAPI schema, and query counts that do not grow with the conversations or messages shown."""
-import io
 import re
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from PIL import Image
 from rest_framework.test import APIClient
 
 from engine.chat.models import Conversation, Message
+from tests.chat_fixtures import api, png, user
 
 CHAT_PATHS = [
     "/api/chat/chats/", "/api/chat/conversations/", "/api/chat/conversations/{id}/",
@@ -25,30 +23,8 @@ CHAT_PATHS = [
 ]
 
 
-@pytest.fixture
-def resort(solution):
-    call_command("demo", seed_only=True, stdout=io.StringIO())
-    return solution
-
-
-def user(username):
-    return get_user_model().objects.get(username=username)
-
-
-def api(username):
-    client = APIClient()
-    client.force_authenticate(user(username))
-    return client
-
-
 def conv_of(chat, **filters):
     return Conversation.objects.get(chat=chat, **filters)
-
-
-def png(name="photo.png", size=(8, 8)):
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (200, 30, 30)).save(buffer, "PNG")
-    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
 
 
 def errors(response):
@@ -59,7 +35,7 @@ def errors(response):
     return {field: [e["code"] for e in found] for field, found in body.items()}
 
 
-def test_chats_lists_the_chats_each_user_may_use(resort):
+def test_chats_lists_the_chats_each_user_may_use(chat_resort):
     assert [(c["name"], c["type"], c["can_start"]) for c in api("anna").get("/api/chat/chats/").json()] == [
         ("reception", "direct", True), ("discussions", "group", False), ("claims", "ticket", True)]
     chats = api("reception").get("/api/chat/chats/").json()
@@ -71,20 +47,20 @@ def test_chats_lists_the_chats_each_user_may_use(resort):
     assert {c["name"]: c["unread"] for c in chats}["reception"] == 1
 
 
-def test_anonymous_callers_are_refused(resort):
+def test_anonymous_callers_are_refused(chat_resort):
     response = APIClient().get("/api/chat/conversations/")
     assert response.status_code == 401
     assert errors(response) == {"detail": ["not_authenticated"]}
 
 
-def test_a_token_works_like_a_session(resort):
+def test_a_token_works_like_a_session(chat_resort):
     token = APIClient().post("/api/auth/token/", {"username": "anna", "password": "anna-demo"}, format="json")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.json()['token']}")
     assert client.get("/api/chat/chats/").status_code == 200
 
 
-def test_conversations_filter_by_chat_state_and_operator_and_paginate(resort):
+def test_conversations_filter_by_chat_state_and_operator_and_paginate(chat_resort):
     anna = api("anna").get("/api/chat/conversations/?page_size=100").json()
     assert set(anna) == {"count", "next", "previous", "results"}
     assert sorted((c["chat"], c["slug"]) for c in anna["results"]) == [
@@ -117,13 +93,13 @@ def test_conversations_filter_by_chat_state_and_operator_and_paginate(resort):
     ("page=99", {"page": ["not_found"]}),
     ("page=abc", {"page": ["not_found"]}),
 ])
-def test_bad_list_parameters_are_answered_naming_the_parameter(resort, query, expected):
+def test_bad_list_parameters_are_answered_naming_the_parameter(chat_resort, query, expected):
     response = api("reception").get(f"/api/chat/conversations/?{query}")
     assert response.status_code in (400, 404)
     assert errors(response) == expected
 
 
-def test_a_conversation_tells_the_caller_their_side_and_rights(resort):
+def test_a_conversation_tells_the_caller_their_side_and_rights(chat_resort):
     conv = conv_of("reception")
     mine = api("anna").get(f"/api/chat/conversations/{conv.pk}/").json()
     assert (mine["side"], mine["rights"]) == ("client", ["edit_own", "post", "read"])
@@ -133,7 +109,7 @@ def test_a_conversation_tells_the_caller_their_side_and_rights(resort):
     assert {"take", "hand_over", "moderate", "add_member", "remove_member", "post"} <= set(desk["rights"])
 
 
-def test_messages_read_oldest_first_with_before_after_and_limit(resort):
+def test_messages_read_oldest_first_with_before_after_and_limit(chat_resort):
     conv = conv_of("reception")
     anna = api("anna")
     url = f"/api/chat/conversations/{conv.pk}/messages/"
@@ -158,13 +134,13 @@ def test_messages_read_oldest_first_with_before_after_and_limit(resort):
     ("limit=101", {"limit": ["out_of_range"]}),
     ("before=99999999999999999999", {"before": ["out_of_range"]}),
 ])
-def test_bad_message_parameters_are_400s_naming_them(resort, query, expected):
+def test_bad_message_parameters_are_400s_naming_them(chat_resort, query, expected):
     response = api("anna").get(f"/api/chat/conversations/{conv_of('reception').pk}/messages/?{query}")
     assert response.status_code == 400
     assert errors(response) == expected
 
 
-def test_posting_text_and_files(resort):
+def test_posting_text_and_files(chat_resort):
     conv = conv_of("reception")
     anna = api("anna")
     url = f"/api/chat/conversations/{conv.pk}/messages/"
@@ -189,14 +165,14 @@ def test_posting_text_and_files(resort):
     ({"text": 5}, "json", {"text": ["invalid"]}),
     ("[1]", "json", {"non_field_errors": ["invalid"]}),
 ])
-def test_refused_posts_answer_in_the_api_error_shape(resort, data, fmt, expected):
+def test_refused_posts_answer_in_the_api_error_shape(chat_resort, data, fmt, expected):
     conv = conv_of("reception")
     response = api("anna").post(f"/api/chat/conversations/{conv.pk}/messages/", data, format=fmt)
     assert response.status_code == 400
     assert errors(response) == expected
 
 
-def test_refused_files_name_the_files_field(resort):
+def test_refused_files_name_the_files_field(chat_resort):
     conv = conv_of("reception")
     url = f"/api/chat/conversations/{conv.pk}/messages/"
     fake = SimpleUploadedFile("photo.png", b"MZ\x90\x00 not an image", content_type="image/png")
@@ -209,7 +185,7 @@ def test_refused_files_name_the_files_field(resort):
     assert Message.objects.filter(conversation=conv).count() == 3  # nothing written
 
 
-def test_authors_edit_and_delete_their_own_messages(resort):
+def test_authors_edit_and_delete_their_own_messages(chat_resort):
     conv = conv_of("reception")
     mine = Message.objects.filter(conversation=conv, author=user("anna")).last()
     theirs = Message.objects.filter(conversation=conv, author=user("reception")).last()
@@ -229,7 +205,7 @@ def test_authors_edit_and_delete_their_own_messages(resort):
     assert anna.delete("/api/chat/messages/99999999999999999999/").status_code == 404
 
 
-def test_read_marks_the_conversation_read(resort):
+def test_read_marks_the_conversation_read(chat_resort):
     conv = conv_of("reception")
     last = Message.objects.filter(conversation=conv).last()
     desk = api("reception")
@@ -241,7 +217,7 @@ def test_read_marks_the_conversation_read(resort):
         "upto": ["invalid"]}
 
 
-def test_take_and_hand_over(resort):
+def test_take_and_hand_over(chat_resort):
     conv = conv_of("reception")
     url = f"/api/chat/conversations/{conv.pk}/"
     desk = api("reception")
@@ -258,7 +234,7 @@ def test_take_and_hand_over(resort):
     assert api("anna").post(f"{url}hand_over/", {"user": user("reception").pk}, format="json").status_code == 403
 
 
-def test_join_and_leave_a_channel(resort):
+def test_join_and_leave_a_channel(chat_resort):
     conv = conv_of("discussions", slug="excursions")
     url = f"/api/chat/conversations/{conv.pk}/"
     boris = api("boris")
@@ -272,7 +248,7 @@ def test_join_and_leave_a_channel(resort):
     assert api("reception").post(f"{url}join/").status_code == 403  # moderators do not join
 
 
-def test_members_added_and_removed_by_moderators(resort):
+def test_members_added_and_removed_by_moderators(chat_resort):
     conv = conv_of("discussions", slug="families")
     url = f"/api/chat/conversations/{conv.pk}/members/"
     desk = api("reception")
@@ -285,7 +261,7 @@ def test_members_added_and_removed_by_moderators(resort):
     assert errors(desk.delete(url)) == {"user": ["required"]}
 
 
-def test_the_client_card_is_for_staff(resort):
+def test_the_client_card_is_for_staff(chat_resort):
     conv = conv_of("reception")
     card = api("reception").get(f"/api/chat/conversations/{conv.pk}/card/")
     assert card.status_code == 200, card.content
@@ -306,22 +282,22 @@ def test_the_client_card_is_for_staff(resort):
     assert api("reception").get(f"/api/chat/conversations/{lobby.pk}/card/").status_code == 404
 
 
-def test_starting_conversations(resort):
+def test_starting_conversations(chat_resort):
     boris = api("boris")
     direct = boris.post("/api/chat/conversations/", {"chat": "reception", "text": "Hello!"}, format="json")
     assert direct.status_code == 201, direct.content
     assert direct.json()["client"]["id"] == user("boris").pk and direct.json()["side"] == "client"
     again = boris.post("/api/chat/conversations/", {"chat": "reception"}, format="json")
     assert again.json()["id"] == direct.json()["id"]  # one direct conversation per client
-    order = resort.model("service_order").objects.get(stay__guest__full_name="Boris Ivanov")
+    order = chat_resort.model("service_order").objects.get(stay__guest__full_name="Boris Ivanov")
     ticket = boris.post("/api/chat/conversations/", {
         "chat": "claims", "text": "The car was late.", "values": {"order": order.pk, "subject": "Late transfer"}},
         format="json")
     assert ticket.status_code == 201, ticket.content
-    claim = resort.model("claim").objects.get(pk=ticket.json()["row"])
+    claim = chat_resort.model("claim").objects.get(pk=ticket.json()["row"])
     assert (claim.subject, claim.order_id, claim.status) == ("Late transfer", order.pk, "open")
     assert re.fullmatch(rf"C-{timezone.localdate().year}-0002", claim.number)
-    anna_order = resort.model("service_order").objects.filter(stay__guest__full_name="Anna Petrova").first()
+    anna_order = chat_resort.model("service_order").objects.filter(stay__guest__full_name="Anna Petrova").first()
     foreign = boris.post("/api/chat/conversations/", {
         "chat": "claims", "values": {"order": anna_order.pk, "subject": "Not mine"}}, format="json")
     assert foreign.status_code == 400 and "order" in errors(foreign)
@@ -336,8 +312,8 @@ def test_starting_conversations(resort):
         "values": ["invalid"]}
 
 
-def test_staff_open_the_conversation_of_an_existing_ticket_row(resort):
-    claim = resort.model("claim").objects.get()
+def test_staff_open_the_conversation_of_an_existing_ticket_row(chat_resort):
+    claim = chat_resort.model("claim").objects.get()
     Conversation.objects.filter(chat="claims").delete()
     made = api("reception").post("/api/chat/conversations/", {"chat": "claims", "row": claim.pk}, format="json")
     assert made.status_code == 201, made.content
@@ -346,7 +322,7 @@ def test_staff_open_the_conversation_of_an_existing_ticket_row(resort):
                              format="json").status_code == 404
 
 
-def test_the_schema_lists_the_chat_paths(resort):
+def test_the_schema_lists_the_chat_paths(chat_resort):
     schema = api("reception").get("/api/schema/?format=json")
     assert schema.status_code == 200
     paths = sorted(p for p in schema.json()["paths"] if p.startswith("/api/chat/"))
@@ -380,7 +356,7 @@ def count_queries(client, url):
     return len(ctx.captured_queries)
 
 
-def test_query_counts_do_not_grow_with_rows(resort):
+def test_query_counts_do_not_grow_with_rows(chat_resort):
     desk = api("reception")
     conv = conv_of("reception")
     url = f"/api/chat/conversations/{conv.pk}/messages/"

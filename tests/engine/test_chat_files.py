@@ -5,6 +5,7 @@ import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from PIL import Image
 
 from engine.chat import files, service
@@ -169,3 +170,29 @@ def test_nobody_else_can_download_and_ids_cannot_be_probed(shared, client):
     message = image.message
     service.delete(world.access(world.ann), message.pk)
     assert client.get(f"/chat/files/{image.pk}/").status_code == 404  # deleted with its message
+
+
+# --- storing: a post rolled back leaves no file -------------------------------------------------------
+
+def stored_files(root):
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def test_a_posts_files_reach_storage_when_it_commits(world, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    conv = service.start(world.access(world.ann), "reception")
+    message = service.post(world.access(world.ann), conv, "", [SimpleUploadedFile("a.pdf", PDF)])
+    attachment = Attachment.objects.get(message=message)
+    assert stored_files(tmp_path) == [attachment.file.name]
+    assert attachment.file.name.startswith("chat/") and attachment.file.read() == PDF
+
+
+def test_a_post_rolled_back_by_the_callers_transaction_leaves_no_file(world, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    conv = service.start(world.access(world.ann), "reception")
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        service.post(world.access(world.ann), conv, "", [SimpleUploadedFile("a.png", image_bytes())])
+        service.start(world.access(world.ann), "reception", text="and this", files=[upload("b.pdf", PDF)])
+        1 / 0  # noqa: B018 - whatever fails later in the caller's transaction
+    assert not Attachment.objects.exists()
+    assert stored_files(tmp_path) == []

@@ -1,51 +1,17 @@
 """Who sees which conversation, on every surface: a guest never reads another guest's conversation (page, API,
 stream, attachment: all 404), staff see all, a guardian grant adds one participant, tickets close and reopen
 by role, and moderators (not members) delete messages and remove members."""
-import io
-
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
-from django.test import Client
 from django.urls import Resolver404, resolve
 from guardian.shortcuts import get_perms
-from PIL import Image
-from rest_framework.test import APIClient
 
 from engine.chat.models import Conversation, Message
+from tests.chat_fixtures import api, browser, png, user
 
 
 @pytest.fixture
-def resort(solution):
-    call_command("demo", seed_only=True, stdout=io.StringIO())
-    return solution
-
-
-def user(username):
-    return get_user_model().objects.get(username=username)
-
-
-def api(username):
-    client = APIClient()
-    client.force_authenticate(user(username))
-    return client
-
-
-def browser(username):
-    client = Client()
-    client.force_login(user(username))
-    return client
-
-
-def png():
-    buffer = io.BytesIO()
-    Image.new("RGB", (4, 4), (0, 90, 200)).save(buffer, "PNG")
-    return SimpleUploadedFile("room.png", buffer.getvalue(), content_type="image/png")
-
-
-@pytest.fixture
-def annas(resort):
+def annas(chat_resort):
     """Anna's reception conversation with a photo she sent; its message and attachment ids."""
     conv = Conversation.objects.get(chat="reception", client=user("anna"))
     made = api("anna").post(f"/api/chat/conversations/{conv.pk}/messages/", {"text": "my room", "files": [png()]},
@@ -90,9 +56,9 @@ def routed(built, url):
     return True
 
 
-def test_nor_through_the_page_or_the_stream(resort, annas):
+def test_nor_through_the_page_or_the_stream(chat_resort, annas):
     conv, _message, _attachment = annas
-    if not (routed(resort, f"/p/chat/c/{conv.pk}/") and routed(resort, "/chat/stream/")):
+    if not (routed(chat_resort, f"/p/chat/c/{conv.pk}/") and routed(chat_resort, "/chat/stream/")):
         pytest.skip("the chat page and stream views are not in this tree yet")
     boris = browser("boris")
     assert boris.get(f"/p/chat/c/{conv.pk}/").status_code == 404
@@ -118,7 +84,7 @@ def test_the_owner_and_staff_reach_it_through_the_api_and_downloads(annas):
         assert download["Content-Disposition"].startswith("inline")  # an image
 
 
-def test_staff_see_every_conversation_a_guest_only_their_own(resort):
+def test_staff_see_every_conversation_a_guest_only_their_own(chat_resort):
     boris = api("boris")
     boris.post("/api/chat/conversations/", {"chat": "reception", "text": "Hello"}, format="json")
     all_ids = set(Conversation.objects.values_list("pk", flat=True))
@@ -150,7 +116,7 @@ def test_a_guardian_grant_adds_one_participant(annas):
     assert boris.get(url).status_code == 404
 
 
-def test_a_ticket_closes_and_reopens_by_role(resort):
+def test_a_ticket_closes_and_reopens_by_role(chat_resort):
     conv = Conversation.objects.get(chat="claims")
     url = f"/api/chat/conversations/{conv.pk}/"
     anna, desk = api("anna"), api("reception")
@@ -158,7 +124,7 @@ def test_a_ticket_closes_and_reopens_by_role(resort):
     closed = anna.post(f"{url}close/")  # the guest's role may close (claim_flow.close)
     assert closed.status_code == 200, closed.content
     assert closed.json()["state"] == "closed" or closed.json()["closed"] is True
-    claim = resort.model("claim").objects.get(pk=conv.row_id)
+    claim = chat_resort.model("claim").objects.get(pk=conv.row_id)
     assert claim.status == "closed"
     refused = anna.post(f"{url}messages/", {"text": "one more thing"}, format="json")
     assert refused.status_code == 409
@@ -172,7 +138,7 @@ def test_a_ticket_closes_and_reopens_by_role(resort):
     assert desk.post(f"{url}close/").status_code in (403, 409)  # already closed
 
 
-def test_moderators_delete_any_message_and_remove_members_members_do_not(resort):
+def test_moderators_delete_any_message_and_remove_members_members_do_not(chat_resort):
     lobby = Conversation.objects.get(chat="discussions", slug="lobby")
     url = f"/api/chat/conversations/{lobby.pk}/"
     borises = Message.objects.get(conversation=lobby, author=user("boris"))

@@ -1,4 +1,5 @@
 """Who sees which conversation (one SQL query) and what they may do in it: engine/chat/policy.py."""
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -6,10 +7,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from guardian.shortcuts import assign_perm
+from guardian.shortcuts import assign_perm, remove_perm
 
 from engine import writes
 from engine.access import NotFound
+from engine.chat import policy as policy_module
 from engine.chat import service
 from engine.chat.errors import NotAllowed, NotVisible
 from engine.chat.models import Conversation, Participant
@@ -226,6 +228,26 @@ def test_a_view_conversation_grant_adds_one_participant(world):
     assign_perm("engine.view_conversation", group, conv)
     assert visible_ids(world, world.eve) == [conv.pk]
     assert [c.name for c in world.built.chat.chats_for(world.access(world.eve))] == ["reception"]
+
+
+def test_granted_conversations_are_read_through_the_public_access_method(world):
+    """``Access.granted_object_ids`` (public; ``_read_grants`` is its old name) answers what the policy
+    shows: the ids granted to the user or their groups, and a revocation is seen at once."""
+    first = service.start(world.access(world.ann), "reception", text="Hi")
+    second = service.start(world.access(world.bob), "reception", text="Hello")
+    permission = world.built.policy.permission_id(Conversation, "view")
+    assign_perm("engine.view_conversation", world.eve, first)
+    group = Group.objects.create(name="friends")
+    world.eve.groups.add(group)
+    assign_perm("engine.view_conversation", group, second)
+    eve = world.access(world.eve)
+    assert eve.granted_object_ids(permission) == eve._read_grants(permission) == (first.pk, second.pk)
+    assert visible_ids(world, world.eve) == [first.pk, second.pk]
+    remove_perm("engine.view_conversation", world.eve, first)
+    assert world.access(world.eve).granted_object_ids(permission) == (second.pk,)
+    assert visible_ids(world, world.eve) == [second.pk]
+    source = Path(policy_module.__file__).read_text(encoding="utf-8")
+    assert "._read_grants(" not in source and ".granted_object_ids(" in source
 
 
 def test_rights_by_side(world):

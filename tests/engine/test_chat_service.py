@@ -423,6 +423,55 @@ def test_files_of_a_failed_post_do_not_stay_in_storage(world, settings, tmp_path
     assert not Attachment.objects.exists() and not Message.objects.exists()
 
 
+def test_every_change_checks_visibility_then_its_right_on_the_locked_conversation(world):
+    """The changes share one entry (``service._changing``): a conversation the user does not see is
+    ``NotVisible`` whatever else is wrong; a visible one without the right is ``NotAllowed`` (after the named
+    account is resolved); nothing is written either way."""
+    ann, bob = world.access(world.ann), world.access(world.bob)
+    conv = service.start(ann, "reception", text="Hi")
+    message = Message.objects.get(conversation=conv)
+    changes = {
+        "post": lambda a, who: service.post(a, conv.pk, "x"),
+        "edit": lambda a, who: service.edit(a, message.pk, "x"),
+        "delete": lambda a, who: service.delete(a, message.pk),
+        "take": lambda a, who: service.take(a, conv.pk),
+        "hand_over": lambda a, who: service.hand_over(a, conv.pk, who),
+        "close": lambda a, who: service.close(a, conv.pk),
+        "reopen": lambda a, who: service.reopen(a, conv.pk),
+        "join": lambda a, who: service.join(a, conv.pk),
+        "leave": lambda a, who: service.leave(a, conv.pk),
+        "add_member": lambda a, who: service.add_member(a, conv.pk, who),
+        "remove_member": lambda a, who: service.remove_member(a, conv.pk, who),
+    }
+    before = (ChatEvent.objects.count(), Participant.objects.count(), Message.objects.count())
+    for change in changes.values():
+        with pytest.raises(NotVisible):
+            change(bob, 10**9)  # not his conversation: that is the answer, not the unknown account
+    targeted = ("hand_over", "add_member", "remove_member")
+    for name in ("take", "close", "reopen", "join", "leave", *targeted):
+        with pytest.raises(NotAllowed):
+            changes[name](ann, world.rita.pk)
+    for name in targeted:
+        with pytest.raises(Invalid) as caught:
+            changes[name](ann, 10**9)
+        assert [e["code"] for e in caught.value.fields["user"]] == ["unknown"]
+    assert (ChatEvent.objects.count(), Participant.objects.count(), Message.objects.count()) == before
+
+
+def test_a_change_judges_the_conversation_as_it_is_when_locked(world):
+    """A conversation object read before a moderator closed the channel: the post reads it again under
+    the lock and is refused as closed."""
+    ann, max_ = world.access(world.ann), world.access(world.max)
+    hall = service.channel(max_, "lobby", "hall")
+    service.join(ann, hall.pk)
+    stale = service.channel(ann, "lobby", "hall")
+    service.close(max_, hall.pk)
+    with pytest.raises(Closed):
+        service.post(ann, stale, "still open?")
+    service.reopen(max_, hall.pk)
+    assert service.post(ann, stale, "open again").text == "open again"
+
+
 def test_starting_channels_and_who_may_start(world):
     max_ = world.access(world.max)
     wine = service.start(max_, "club", values={"slug": "wine", "title": "Wine club"})

@@ -13,40 +13,23 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.sessions.backends.db import SessionStore
 from django.core.cache import cache
+from django.db import connection
 from django.test import AsyncClient, Client
+from django.test.utils import CaptureQueriesContext
 
 from engine.chat import live, service, stream
 from engine.chat.models import ChatEvent
 from engine.registry import registry
-
-YAML = """
-entities:
-  note:
-    fields:
-      text: {type: string}
-roles:
-  guest:
-    entities:
-      note: {actions: [list, view], scope: all}
-  reception:
-    staff: true
-    entities:
-      note: {actions: [list, view], scope: all}
-chats:
-  reception:
-    type: direct
-    label: {en: Reception}
-    clients: [guest]
-    staff: [reception]
-"""
+from tests.chat_fixtures import reception_yaml
 
 
 @pytest.fixture
 def world(publish_yaml, settings):
     settings.CABINET_CHAT_STREAM_LIFETIME = 2
     settings.CABINET_CHAT_RECHECK = 0.5
-    publish_yaml(YAML)
+    publish_yaml(reception_yaml())
     users = get_user_model().objects
     anna = users.create_user("anna", password="pw-anna-123")
     boris = users.create_user("boris", password="pw-boris-123")
@@ -337,6 +320,75 @@ def test_async_stream_recovers_an_event_the_hub_never_brought(world, settings):
         await reader.close()
 
     run(scenario)
+
+
+# --- the periodic re-check's cost ------------------------------------------------------------------
+
+def checked_stream(user, session, **what):
+    """A ``Stream`` of ``user`` as ``open_stream`` makes it, caught up and checked once."""
+    access = access_of(user)
+    built = registry.active
+    if "conversation" in what:
+        what["conversation"] = built.chat.get(access, what["conversation"].pk)
+    opened = stream.Stream(built, user.pk, session.session_key, floor=0, **what)
+    opened.access = access
+    opened.catch_up()
+    opened.recheck()
+    return opened
+
+
+def recheck_queries(opened):
+    with CaptureQueriesContext(connection) as queries:
+        frames = opened.recheck()
+    return len(queries.captured_queries), frames
+
+
+def test_the_periodic_check_is_one_query_while_nothing_was_missed(world):
+    """Measured: the check took 4 queries a thread stream (the user, the session, the conversation, the
+    event sweep) and 3-4 an inbox; now one query answers whether the user is active, logged in, still sees
+    the conversation and whether an event was stored that the stream did not send, and the sweep runs only
+    then. Roles and grants come from their generation-checked caches."""
+    session = SessionStore()
+    session.create()
+    thread = checked_stream(world.anna, session, conversation=world.conv)
+    inbox = checked_stream(world.olga, session, chat="reception")
+    assert recheck_queries(thread) == (1, [])
+    assert recheck_queries(inbox) == (1, [])  # it has met no conversation yet
+    event = emit(world.conv, world.olga, "the hub never brought this")  # nobody listens here: missed
+    for opened in (thread, inbox):
+        count, frames = recheck_queries(opened)
+        assert count == 2  # the check, then the sweep that finds it
+        assert [parse_one(f)["id"] for f in frames] == [str(event.pk)]
+    assert recheck_queries(thread) == (1, [])  # sent once
+    assert recheck_queries(inbox) == (2, [])  # + the conversation it met, sorted again
+    assert inbox.visible == {world.conv.pk}
+
+
+@pytest.mark.parametrize("change", ["deactivate", "log_out", "leave_role", "superuser_lost"])
+def test_the_one_query_check_still_revokes(world, change):
+    session = SessionStore()
+    session.create()
+    olga = world.olga
+    if change == "superuser_lost":
+        Group.objects.get(name="reception").user_set.remove(olga)
+        get_user_model().objects.filter(pk=olga.pk).update(is_superuser=True)
+        olga.refresh_from_db()
+    opened = checked_stream(olga, session, conversation=world.conv)
+    if change == "deactivate":
+        get_user_model().objects.filter(pk=olga.pk).update(is_active=False)
+    elif change == "log_out":
+        session.delete()
+    elif change == "leave_role":
+        Group.objects.get(name="reception").user_set.remove(olga)
+    else:
+        get_user_model().objects.filter(pk=olga.pk).update(is_superuser=False)
+    with pytest.raises(stream.Revoked):
+        opened.recheck()
+
+
+def parse_one(text):
+    (fields,) = parse(text)
+    return fields
 
 
 def test_async_inbox_streams_the_visible_conversations_of_its_chat(world):

@@ -135,11 +135,13 @@ def test_the_resort_data_passes():
     ("records:\n  item:\n    - {name: a, owner: zoe}\n",
      ["data/demo.yaml:3:24: cabinet.E223 'records.item[0].owner' names the user 'zoe', whom the demo data does not "
       "define (hint: add the user under 'users:' or fix the name)"]),
-    ("records:\n  item:\n    - {name: ~}\n    - {name: ''}\n",
+    ("records:\n  item:\n    - {name: ~}\n    - {name: ''}\n    - {name: '  '}\n",
      ["data/demo.yaml:3:14: cabinet.E221 'records.item[0].name' does not fit the string field 'name': None is empty, "
       "but the field is required",
       "data/demo.yaml:4:14: cabinet.E221 'records.item[1].name' does not fit the string field 'name': '' is empty, "
-      "but the field is required"]),
+      "but the field is required",
+      "data/demo.yaml:5:14: cabinet.E221 'records.item[2].name' does not fit the string field 'name': '  ' is "
+      "empty, but the field is required"]),
     ("records:\n  item:\n    - {name: a, kind: ~}\n    - {name: b, price: ~, at: ~}\n  line:\n"
      "    - {item: {name: b}, qty: ~}\n",
      ["data/demo.yaml:3:23: cabinet.E221 'records.item[0].kind' does not fit the choice field 'kind': null, which "
