@@ -7,10 +7,10 @@ from ..compiler import compile_sources
 from ..errors import Loc, Problem, SolutionError
 from ..models import SolutionVersion
 from ..registry import build_solution, registry
-from .apply import MigrationError, apply_locked
+from .apply import BaseMoved, MigrationError, apply_locked
 from .plan import Plan, make_plan
 
-__all__ = ["MigrationError", "Plan", "applied", "make_plan", "plan_for", "publish"]
+__all__ = ["BaseMoved", "MigrationError", "Plan", "applied", "make_plan", "plan_for", "publish"]
 
 
 def applied():
@@ -38,14 +38,17 @@ def plan_for(spec):
     return make_plan(old, spec, connection), version
 
 
-def publish(spec, sources, allow_data_loss=False, note="", origin="", user=None, expected_plan=None):
+def publish(spec, sources, allow_data_loss=False, note="", origin="", user=None, expected_plan=None,
+            expected_base=None):
     """Migrate the database to ``spec`` and publish it as the next version; return (built, plan).
 
     Planning (with its look at the data), the schema change and the version row are one transaction
     under the publish lock; ``expected_plan`` is the hash of the plan the user confirmed, and any
-    other plan is refused. The new version is announced once committed, then built and activated here.
+    other plan is refused; ``expected_base`` (the version number the change was made from) is checked
+    under the same lock (``BaseMoved``). The new version is announced once committed, then built and
+    activated here.
     """
-    version, plan = apply_locked(spec, sources, allow_data_loss, expected_plan, note, origin, user)
+    version, plan = apply_locked(spec, sources, allow_data_loss, expected_plan, note, origin, user, expected_base)
     number = version.number
     # Announced once committed (at once outside an outer transaction), so other processes start
     # converging while this one builds, and never on a version that was rolled back.

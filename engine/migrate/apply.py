@@ -26,6 +26,17 @@ class MigrationError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class BaseMoved(MigrationError):
+    """The applied version is no longer the one the change was made from (``expected_base``)."""
+
+    def __init__(self, expected, current):
+        self.expected = expected
+        self.current = current  # the SolutionVersion published meanwhile
+        super().__init__([Problem("M006", f"version {current.number} was published by someone else meanwhile "
+                                  f"(this change was made from {expected or 'no version'})", Loc(),
+                                  "nothing was changed; bring the change up to date with the new version")])
+
+
 def _state_models(state, targets, cache):
     """Models of ``state``; entities it refers to but does not hold yet come from ``targets`` (the new
     spec) so references resolve; on PostgreSQL their constraints are created at the end anyway."""
@@ -97,10 +108,14 @@ def _tables(spec):
     return found
 
 
-def apply_locked(spec, sources, allow_data_loss=False, expected=None, note="", origin="", user=None):
+def apply_locked(spec, sources, allow_data_loss=False, expected=None, note="", origin="", user=None,
+                 expected_base=None):
     """Plan ``spec`` against the applied version and run it, all under the publish lock; return
     (version row, plan). ``expected`` is the hash of the plan the user saw: a different plan is refused
-    (``cabinet.M007``). Raise ``MigrationError`` on refusal or failure, changing nothing."""
+    (``cabinet.M007``); ``expected_base`` is the version number the change was made from (0: none), and
+    any other applied version is refused with ``BaseMoved``, checked under the same lock so two
+    publishers from one base cannot both pass. Raise ``MigrationError`` on refusal or failure, changing
+    nothing."""
     from . import applied, make_plan
 
     number = None
@@ -108,6 +123,8 @@ def apply_locked(spec, sources, allow_data_loss=False, expected=None, note="", o
         with connection.schema_editor(atomic=True) as editor:
             lock_publishers()
             current, old = applied()
+            if expected_base is not None and (current.number if current else 0) != expected_base:
+                raise BaseMoved(expected_base, current)
             lock_tables(old)
             number = (current.number if current else 0) + 1
             plan = make_plan(old, spec, connection)

@@ -26,6 +26,7 @@ class Operation:
     loss: bool = False
     refusal: Problem | None = None
     overridable: bool = True  # whether --allow-data-loss lifts the refusal
+    values: int | None = None  # stored values the step loses or must convert, as the planner counted them
     symbol = "~"
 
     def mutate(self, state):

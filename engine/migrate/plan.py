@@ -177,6 +177,7 @@ class Planner:
         self.plan = Plan(old, new)
         self.renames = {}  # old entity name -> new name
         self.old_models = None  # models of the old spec, built when a rule's rows are counted
+        self.counted = None  # the values the last lossy change refused counted (for the plan's grading)
 
     def add(self, op):
         self.plan.operations.append(op)
@@ -323,7 +324,7 @@ class Planner:
                               "keep the field, declare 'renamed_from' on its new name, or pass --allow-data-loss",
                               loc=entity.loc)
         self.add(ops.DropField(entity.name, f"drop column {entity.table}.{f.column} ({filled} rows hold a value)",
-                               loss=bool(filled), refusal=refusal, field=f))
+                               loss=bool(filled), refusal=refusal, field=f, values=filled))
 
     def _table_of(self, entity):
         """The entity as it is in the database now (before a rename of this plan)."""
@@ -358,10 +359,12 @@ class Planner:
             return
         table_entity = self._table_of(entity)
         refusal, overridable, loss = self.alter_refusal(table_entity, entity, old, new)
+        values = self.counted if loss else None
         if db_signature(old) == db_signature(new) and not rename:
             # Labels, validators, choices: no DDL, but the state follows the spec.
             self.add(ops.AlterField(entity.name, f"update '{entity.name}.{new.name}' (no schema change)", loss=loss,
-                                    refusal=refusal, overridable=overridable, old=old, new=new, db_change=False))
+                                    refusal=refusal, overridable=overridable, old=old, new=new, db_change=False,
+                                    values=values))
             return
         where = f"{entity.table}.{old.column}"
         parts = [f"rename column {where} -> {new.column}"] if rename and old.column != new.column else []
@@ -371,7 +374,8 @@ class Planner:
         if rename and old.type is FieldType.REFS:
             parts = [f"rename table {entity.table}_{old.name} -> {entity.table}_{new.name}"]
         self.add(ops.AlterField(entity.name, "; ".join(parts) or f"update '{entity.name}.{new.name}'",
-                                loss=loss, refusal=refusal, overridable=overridable, old=old, new=new))
+                                loss=loss, refusal=refusal, overridable=overridable, old=old, new=new,
+                                values=values))
 
     def describe_change(self, old, new):
         changes = []
@@ -407,16 +411,17 @@ class Planner:
         if reason and shorter(old, new) and old.type.info.storage == new.type.info.storage:
             # Only the rows that are too long would lose characters (unused choices, short values).
             too_long = self.probe.longer_than(table_entity, old, new.storage_length)
+            self.counted = too_long
             if too_long:
                 return _refuse("M003", f"{name}: {reason} ({too_long} row(s) hold a longer text)", new,
                                "shorten those values first, or pass --allow-data-loss"), True, True
             reason = None
         if reason:
-            filled = self.probe.filled(table_entity, old)
+            filled = self.counted = self.probe.filled(table_entity, old)
             return _refuse("M003", f"{name}: {reason} ({filled} row(s) hold a value)", new,
                            "keep the wider type, or pass --allow-data-loss"), True, True
         if (old.type.info.storage, new.type.info.storage) == ("integer", "decimal") and self.probe.sqlite:
-            rounded = self.probe.beyond(table_entity, old, SQLITE_EXACT)
+            rounded = self.counted = self.probe.beyond(table_entity, old, SQLITE_EXACT)
             if rounded:
                 return _refuse("M009", f"{name}: {rounded} row(s) hold whole numbers beyond 2^53, which SQLite "
                                "stores as rounded floats in a decimal column", new,
@@ -427,6 +432,7 @@ class Planner:
         if removed or removed is None:
             using = (self.probe.filled(table_entity, old) if removed is None
                      else self.probe.using(table_entity, old, sorted(removed)))
+            self.counted = using
             if using:
                 what = "values outside the new choices" if removed is None else f"removed choices {sorted(removed)}"
                 return _refuse("M003", f"{name}: {using} row(s) hold {what}", new,

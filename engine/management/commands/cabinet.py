@@ -1,4 +1,5 @@
-"""``manage.py cabinet``: check, plan, migrate, export and roll back solution versions."""
+"""``manage.py cabinet``: check, plan, migrate, export and roll back solution versions; import a folder
+as a builder draft and list the drafts."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +12,8 @@ from engine.errors import Problem
 
 
 class Command(BaseCommand):
-    help = "Work with the cabinet solution: check | plan | migrate | versions | export | rollback."
+    help = ("Work with the cabinet solution: check | plan | migrate | versions | export | rollback | "
+            "draft import | drafts.")
     requires_system_checks = []  # 'check' reports the solution's problems itself, located
 
     def add_arguments(self, parser):
@@ -40,6 +42,14 @@ class Command(BaseCommand):
         rollback.add_argument("version", type=int)
         rollback.add_argument("--allow-data-loss", action="store_true")
         rollback.add_argument("--plan", dest="expected_plan", metavar="HASH")
+        draft = sub.add_parser("draft", help="Builder drafts: 'draft import <folder>' makes one from files.",
+                               called_from_command_line=True)
+        draft_sub = draft.add_subparsers(dest="draft_action", required=True, parser_class=type(parser))
+        draft_import = draft_sub.add_parser("import", help="Import a solution folder (e.g. changed in git) as a "
+                                            "draft and print its plan.", called_from_command_line=True)
+        draft_import.add_argument("path", nargs="?", help="solution folder (default: CABINET_SOLUTION)")
+        draft_import.add_argument("--user", help="the username the draft is made for (default: none)")
+        sub.add_parser("drafts", help="List the builder's drafts.", called_from_command_line=True)
 
     def handle(self, *args, action, **options):
         return getattr(self, f"do_{action}")(**options) or None
@@ -190,6 +200,61 @@ class Command(BaseCommand):
             self.fail(result.errors)
         self.publish(result.spec, v.sources, allow_data_loss, f"rollback to v{v.number}", f"v{v.number}",
                      expected_plan)
+
+    def do_draft(self, draft_action, path=None, user=None, **options):
+        from engine.builder import drafts
+        from engine.builder.errors import BuilderError
+
+        self.engine_tables(create=True)
+        folder = Path(path) if path else Path(settings.CABINET_SOLUTION)
+        try:
+            draft = drafts.import_folder(str(folder), self.user_named(user))
+        except BuilderError as exc:
+            raise CommandError(f"{exc.message} {exc.fields or ''}".strip(), returncode=1) from exc
+        changed = [f"{e['op'].replace('_file', '')} {e['path']}" for e in draft.edits]
+        self.stdout.write(f"Draft #{draft.pk} on version {draft.base}: {', '.join(changed) or 'no file changed'}.")
+        compiled = drafts.check(draft)
+        self.report(compiled.problems)
+        if compiled.errors:
+            self.stdout.write(self.style.WARNING(f"{len(compiled.errors)} error(s): fix them in the builder or the "
+                                                 "files before publishing."))
+            return
+        try:
+            view = drafts.plan(draft)
+        except BuilderError as exc:
+            raise CommandError(exc.message, returncode=1) from exc
+        self.stdout.write(view.text)
+        for step in view.steps:
+            counts = "" if step.rows is None else f" ({step.rows} rows" + (
+                f", {step.values} values" if step.values is not None else "") + ")"
+            self.stdout.write(f"  [{step.grade}{', blocked' if step.blocking else ''}] {step.text}{counts}")
+        self.stdout.write(f"Plan hash: {view.digest}. Review and publish it in the builder at "
+                          f"/builder/d/{draft.pk}/plan/.")
+
+    def user_named(self, username):
+        if not username:
+            return None
+        from django.contrib.auth import get_user_model
+
+        found = get_user_model().objects.filter(username=username).first()
+        if found is None:
+            raise CommandError(f"no user '{username}'", returncode=1)
+        return found
+
+    def do_drafts(self, **options):
+        from engine.builder.models import Draft
+
+        if not self.engine_tables(create=False):
+            self.stdout.write("No drafts (the database has no engine tables yet).")
+            return
+        rows = Draft.objects.select_related("created_by").order_by("-updated_at", "-id")
+        if not rows:
+            self.stdout.write("No drafts.")
+        for d in rows:
+            who = d.created_by.get_username() if d.created_by else "-"
+            published = f" -> v{d.published_as}" if d.published_as else ""
+            self.stdout.write(f"#{d.pk}  {d.status}{published}  on v{d.base}  {d.updated_at:%Y-%m-%d %H:%M}  {who}  "
+                              f"{len(d.edits)} edit(s)  {d.origin}  {d.title}")
 
 
 def make_plan_from_empty(spec):
