@@ -191,8 +191,9 @@ def _default(args, ftype, clean, existing):
         args.fail("default", "must be a short single-line text")
 
 
-def _write_options(node, clean):
-    """Set or remove each option in place (new keys before 'label', so the label stays last)."""
+def _write_options(node, clean, before="label"):
+    """Set or remove each option in place; new keys go before key ``before`` (a field's label stays
+    last, an entity's fields stay below its settings)."""
     for key, value in clean.items():
         if value is None:
             if key in node:
@@ -201,7 +202,7 @@ def _write_options(node, clean):
         if key in node:
             node[key] = to_yaml(value)
         else:
-            position = list(node).index("label") if "label" in node and key not in ("help", "choices") else len(node)
+            position = list(node).index(before) if before in node and key not in ("help", "choices") else len(node)
             node.insert(position, key, to_yaml(value))
 
 
@@ -307,7 +308,7 @@ def add_entity(ctx, edit):
     node["title"] = "name"
     node["fields"] = CommentedMap()
     node["fields"]["name"] = to_yaml({"type": "string", "max_length": 200, "required": True,
-                                      "label": dict.fromkeys(label, "Name")})
+                                      "label": {ctx.default_language: "Name"}})
     ctx.ws.section(file, "entities")[name] = node
     ctx.ws.touch(file)
 
@@ -328,7 +329,7 @@ def update_entity(ctx, edit):
     if args.given("ordering"):
         clean["ordering"] = None if args.get("ordering") is None else _ordering(args, fields)
     args.check()
-    _write_options(entity, clean)
+    _write_options(entity, clean, before="fields")
     ctx.ws.touch_path(("entities", args.get("entity")))
 
 

@@ -362,10 +362,12 @@ def remove_transition(ctx, edit):
     if flow is not None:
         if name not in (flow.get("transitions") or {}):
             args.fail("name", f"workflow '{args.get('workflow')}' has no transition '{name}'")
-        timers = [t for t, node in (flow.get("timers") or {}).items()
-                  if isinstance(node, dict) and node.get("do") == name]
-        if timers:
-            args.fail("name", f"is run by timers {', '.join(timers)}; remove those first")
+        uses = [f"timers.{t}" for t, node in (flow.get("timers") or {}).items()
+                if isinstance(node, dict) and node.get("do") == name]
+        uses += [f"chats.{c}.{key}" for c, node in ctx.ws.merged("chats").items() if isinstance(node, dict)
+                 and node.get("entity") == flow.get("entity") for key in ("close", "reopen") if node.get(key) == name]
+        if uses:
+            args.fail("name", f"is used by {', '.join(uses)}; change those first")
     args.check()
     delete_key(flow["transitions"], name)
     ctx.ws.touch_path(("workflows", args.get("workflow")))

@@ -91,7 +91,8 @@ def _small(value):
 def _safe_plain(text):
     """Leave plain only texts with no YAML indicator anywhere (ruamel decides the rest correctly, but
     quoting what a person typed with ':', '#', '{', quotes or '&' keeps the file readable and safe)."""
-    return not any(ch in text for ch in ":#{}[],&*!|>'\"%@`\\") and not text.startswith(("-", "?"))
+    return not any(ch in text for ch in ":#{}[],&*!|>'\"%@`\\") and not text.startswith(("- ", "? ")) \
+        and text not in ("-", "?")
 
 
 def to_plain(node):
