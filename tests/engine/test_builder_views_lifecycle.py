@@ -58,7 +58,7 @@ def test_a_safe_change_is_planned_published_and_served_without_a_restart(admin, 
     page, digest = plan_page(client, draft)
     body = text(page)
     assert "Field 'Allergies' (guest.allergies) added" in body  # in words
-    assert re.search(r'b-step b-step-safe[^>]*>\s*<td>[^<]*allergies', body)
+    assert re.search(r'b-step b-step-safe[^>]*>\s*<td data-label="Step">[^<]*allergies', body)
     assert 'name="confirm"' not in body and "Publish version 2" in body
     answer = publish(client, draft, digest, comment="Allergies for the kitchen")
     assert answer.status_code == 303 and answer["Location"] == "/builder/published/2/"
@@ -81,7 +81,7 @@ def test_a_destructive_step_is_refused_without_its_checkbox_and_accepted_with_it
     body = text(page)
     step = re.search(r'<tr class="b-step b-step-destructive" data-key="([^"]+)">(.*?)</tr>', body, re.S)
     assert step and "phone" in step.group(2)
-    rows, values = re.findall(r'<td class="num">(\d+)</td>', step.group(2))
+    rows, values = re.findall(r'<td class="num" data-label="(?:Rows|Values)">(\d+)</td>', step.group(2))
     assert (int(rows), int(values)) == (resort.model("guest").objects.count(), filled)
     key = step.group(1)
     assert f'name="confirm" value="{key}"' in body

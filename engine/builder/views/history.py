@@ -17,7 +17,7 @@ from ...models import SolutionVersion
 from .. import diff, drafts
 from ..errors import BuilderError
 from .common import builder_view, open_draft_or_404, published, render_builder
-from .lifecycle import see_other
+from .shell import draft_state, see_other
 
 VERSIONS_PAGE_SIZE = 50
 
@@ -79,7 +79,7 @@ def draft_diff(request, draft_id):
     current = published()
     context = diff_context(f"v{current.number}" if current else "nothing published",
                            current.sources if current else {}, f"draft #{draft.pk}", draft.sources)
-    context.update(draft=draft, section="plan")
+    context.update(draft_state(draft), section="plan")
     return render_builder(request, "builder/diff.html", context)
 
 

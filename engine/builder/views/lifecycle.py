@@ -12,7 +12,7 @@ import zipfile
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -20,15 +20,9 @@ from .. import drafts
 from ..errors import BuilderError, ConfirmationNeeded, DraftHasErrors, StaleDraft
 from ..models import BuilderLog
 from .common import builder_view, open_draft_or_404, published, render_builder
+from .shell import draft_state, see_other
 
 AUDIT_PAGE_SIZE = 50
-
-
-def see_other(url):
-    """A redirect after a successful POST (303: the browser follows it with a GET)."""
-    response = HttpResponseRedirect(url)
-    response.status_code = 303
-    return response
 
 
 def stale_info(draft):
@@ -44,7 +38,7 @@ def stale_info(draft):
 
 def plan_context(draft):
     """The plan page's context: the graded plan (or the draft's errors), what changes in words, staleness."""
-    context = {"draft": draft, "section": "plan", "stale": stale_info(draft), "plan": None, "errors": [],
+    context = {**draft_state(draft), "section": "plan", "stale": stale_info(draft), "plan": None, "errors": [],
                "words": []}
     try:
         context["plan"] = drafts.plan(draft)

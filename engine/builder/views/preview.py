@@ -11,13 +11,14 @@ from django.utils.translation import get_language
 
 from .. import preview as previews
 from .common import builder_view, open_draft_or_404, render_builder
+from .shell import draft_state
 
 HOLDERS_SHOWN = 12  # users offered per role on the chooser; any other holder can be typed in
 
 
 def _refuse_writes(request, draft):
     response = render_builder(request, "builder/preview_error.html", {
-        "draft": draft, "section": "preview", "status": 405,
+        **draft_state(draft), "section": "preview", "status": 405,
         "message": "The preview is read-only: forms and buttons are shown but not submitted. "
                    "Publish the draft to use them."})
     response["Allow"] = "GET, HEAD"
@@ -27,7 +28,7 @@ def _refuse_writes(request, draft):
 
 def _error(request, draft, error, role=None, user=None, path=""):
     return render_builder(request, "builder/preview_error.html", {
-        "draft": draft, "section": "preview", "status": error.status_code, "message": error.message,
+        **draft_state(draft), "section": "preview", "status": error.status_code, "message": error.message,
         "problems": error.problems, "role": role, "as_user": user, "path": path,
     }, status=error.status_code)
 
@@ -65,7 +66,7 @@ def choose(request, draft_id):
         roles.append({"role": spec_role, "label": _label(spec_role, spec),
                       "users": list(users[:HOLDERS_SHOWN]), "count": users.count()})
     return render_builder(request, "builder/preview.html", {
-        "draft": draft, "section": "preview", "roles": roles, "error": error, "chosen_role": role,
+        **draft_state(draft), "section": "preview", "roles": roles, "error": error, "chosen_role": role,
         "username": username}, status=400 if error else 200)
 
 
@@ -93,7 +94,7 @@ def preview(request, draft_id, role, user=None, path=""):
                "outcome": outcome, "prefix": prefix, "holders": previews.holders(build.spec, role)[:HOLDERS_SHOWN]}
     if outcome.response is None:  # the page view said 404 or 403: what this role gets
         return render_builder(request, "builder/preview_error.html", {
-            **context, "section": "preview", "status": outcome.status, "denied": True,
+            **context, **draft_state(draft), "section": "preview", "status": outcome.status, "denied": True,
             "message": f"As {role} ({chosen.get_username()}) this page answers {outcome.status}: "
                        "the role cannot open it."}, status=outcome.status)
     banner = render_to_string("builder/preview_banner.html", context, request=request)
