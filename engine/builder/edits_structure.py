@@ -98,17 +98,28 @@ def set_rights(ctx, edit):
 
 
 def _scope(ctx, args, fields):
+    """'all', 'own', an expression text (kept as written; the draft's check parses it), or a mapping of
+    field path to a value, a list of values ("is one of") or $user."""
     value = args.get("scope")
     if value in ("all", "own"):
         return value
+    if isinstance(value, str):
+        if not value.strip() or len(value) > 2000 or "\n" in value or "\r" in value or "\x00" in value:
+            return args.fail("scope", "an expression scope must be one line of at most 2000 characters")
+        return value
     if not isinstance(value, dict) or not value:
-        return args.fail("scope", "must be 'all', 'own' or a mapping {path: value}")
+        return args.fail("scope", "must be 'all', 'own', an expression or a mapping {path: value}")
     for path, item in value.items():
         parts = str(path).split(".")
         if not all(p and p.isidentifier() and p.islower() for p in parts) or parts[0] not in fields:
             return args.fail("scope", f"'{path}' is not a path of fields starting from this entity")
-        if isinstance(item, (dict, list)) or (isinstance(item, str) and ("\n" in item or len(item) > 200)):
-            return args.fail("scope", f"the value of '{path}' must be a single value or $user")
+        items = item if isinstance(item, list) else [item]
+        if isinstance(item, list) and not item:
+            return args.fail("scope", f"the list of values of '{path}' is empty")
+        for one in items:
+            if isinstance(one, (dict, list)) or (isinstance(one, str) and ("\n" in one or len(one) > 200)) \
+                    or (isinstance(one, float) and one != one):
+                return args.fail("scope", f"the value of '{path}' must be a value, a list of values or $user")
     return dict(value)
 
 

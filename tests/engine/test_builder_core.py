@@ -270,3 +270,16 @@ def test_set_rights_and_move_field(resort, admin):
     assert "points_entry" not in [g.entity for g in drafts.check(draft).spec.role("reception").grants]
     assert "      service_order: {actions: [list, view, update, accept, deliver, cancel], scope: all}\n" in \
         draft.sources["roles.yaml"]
+
+
+def test_set_file_keeps_line_ends_and_records_the_base_digest(resort, admin):
+    draft = drafts.start(admin)
+    text = draft.sources["solution.yaml"].replace("radius: 12px", "radius: 8px")
+    drafts.set_file(draft, "solution.yaml", text.replace("\n", "\r\n"), admin)
+    assert draft.sources["solution.yaml"] == text
+    (edit,) = draft.edits
+    assert edit["op"] == "set_file" and edit["path"] == "solution.yaml" and len(edit["before"]) == 16
+    drafts.set_file(draft, "extra/notes.yaml", "# nothing yet\nwebhooks: {}\n", admin)
+    assert draft.edits[-1]["before"] is None and "extra/notes.yaml" in draft.sources
+    drafts.apply(draft, {"op": "remove_file", "path": "extra/notes.yaml"}, admin)
+    assert "extra/notes.yaml" not in draft.sources and draft.edits[-1]["op"] == "remove_file"

@@ -82,6 +82,17 @@ def test_roles_and_scopes():
     assert spec.role("housekeeping").staff
     assert "scope" in refused({"op": "set_rights", "role": "guest", "entity": "stay", "actions": ["view"],
                                "scope": {"nope.user": "$user"}})
+    assert "scope" in refused({"op": "set_rights", "role": "guest", "entity": "stay", "actions": ["view"],
+                               "scope": {"status": [{"x": 1}]}})
+    sources, spec = apply(
+        {"op": "set_rights", "role": "guest", "entity": "stay", "actions": ["list", "view"],
+         "scope": {"guest.user": "$user", "status": ["booked", "in_house"]}},
+        {"op": "set_rights", "role": "guest", "entity": "booking", "actions": ["list", "view", "create", "cancel"],
+         "scope": "guest.user == $user or status == 'confirmed'"})
+    assert "        scope: {guest.user: $user, status: [booked, in_house]}\n" in sources["roles.yaml"]
+    assert "        scope: \"guest.user == $user or status == 'confirmed'\"\n" in sources["roles.yaml"]
+    assert next(g for g in spec.role("guest").grants if g.entity == "booking").scope == \
+        "guest.user == $user or status == 'confirmed'"
     assert "actions" in refused({"op": "set_rights", "role": "guest", "entity": "stay", "actions": ["accept"],
                                  "scope": "all"})
 
