@@ -68,7 +68,7 @@ def test_each_roles_menus_appear_as_the_cabinet_shows_them(boss):
     assert menu(page, "main") == ["home", "services", "my_orders", "excursions", "my_bookings", "my_points",
                                   "stays", "chat", "discussions", "claims"]
     assert re.search(r'data-parent="my_orders"[^>]*>\s*<li>\s*<div class="m-item" data-page="order_service"', page)
-    assert menu(page, "user") == ["about"]
+    assert menu(page, "user") == ["about", "my_details"]
     staff = text(client.get("/builder/pages/?role=reception"))
     # pages without an order (0) come first, by name, as in the cabinet
     assert menu(staff, "main") == ["desk", "guests", "inbox", "points", "services", "excursions", "stays"]
