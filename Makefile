@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/chat.py
+	$(BIN)/python bench/builder.py
 
 # Compile engine/locale/*/LC_MESSAGES/django.po to .mo (committed, so a fresh clone needs no gettext).
 messages: $(STAMP)

@@ -25,10 +25,10 @@ from django.urls.resolvers import RegexPattern, URLResolver
 
 from ..compiler import compile_sources
 from ..errors import SolutionError
-from ..migrate import plan_for
+from ..migrate import applied, make_plan
 from ..migrate.apply import MigrationError, run_operations
-from ..models import digest_sources
-from ..registry import BUILD_ERRORS, build_solution
+from ..models import SolutionVersion, digest_sources
+from ..registry import BUILD_ERRORS, build_solution, registry
 
 # The cabinet's pages a preview answers (GET only); the API, the admin and live streams are not previewed.
 PREVIEWABLE = frozenset({"home", "page", "page-new", "page-row", "page-edit", "chat-conversation", "profile"})
@@ -167,7 +167,7 @@ def render(request, preview, user, path, prefix):
     """
     match = resolve(preview, path)
     try:
-        plan, _version = plan_for(preview.spec)
+        plan = make_plan(published_spec(), preview.spec, connection)
     except MigrationError as exc:
         raise PreviewError("No change can be planned from the published version.", 409, exc.problems) from exc
     try:
@@ -183,6 +183,17 @@ def render(request, preview, user, path, prefix):
     if response is not None:
         rewrite_response(response, preview, prefix)
     return Outcome(response, plan, bool(plan.operations), status)
+
+
+def published_spec():
+    """The published version's spec: the one this process serves when it serves that version (no compile),
+    else compiled from the stored files (``MigrationError`` when they no longer compile)."""
+    number = SolutionVersion.objects.order_by("-number").values_list("number", flat=True).first()
+    if number is None:
+        return None
+    if registry.ready and registry.active.number == number:
+        return registry.active.spec
+    return applied()[1]
 
 
 @contextmanager
