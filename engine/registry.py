@@ -20,7 +20,6 @@ from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import DatabaseError
 
 from .build.models import APP_LABEL, BuildError, build_models, new_apps
-from .compiler import compile_sources
 from .errors import SolutionError
 
 log = logging.getLogger("engine.registry")
@@ -294,7 +293,9 @@ class Registry:
 
 def build_stored(version):
     """Build a stored version row; raise one of ``BUILD_ERRORS`` when this engine cannot."""
-    spec = compile_sources(version.sources).raise_for_errors()
+    from .speccache import spec_of
+
+    spec = spec_of(version.sources, version.digest or None)
     return build_solution(spec, version.number, version.sources)
 
 

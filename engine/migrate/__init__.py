@@ -7,6 +7,7 @@ from ..compiler import compile_sources
 from ..errors import Loc, Problem, SolutionError
 from ..models import SolutionVersion, digest_sources
 from ..registry import build_solution, registry
+from ..speccache import remember
 from .apply import BaseMoved, MigrationError, apply_locked
 from .plan import Plan, make_plan
 
@@ -55,6 +56,8 @@ def publish(spec, sources, allow_data_loss=False, note="", origin="", user=None,
     number = version.number
     # Announced once committed (at once outside an outer transaction), so other processes start
     # converging while this one builds, and never on a version that was rolled back.
+    # The compiled spec is stored first, so the processes that follow the announcement load it, not compile.
+    transaction.on_commit(lambda: remember(sources, spec))
     transaction.on_commit(lambda: registry.announce(number))
     built = registry.activate(build_solution(spec, number, sources))
     from ..permissions import sync_permissions, sync_role_groups
