@@ -148,8 +148,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES["specs"] = CACHES["default"]
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+              # Compiled specs (engine/speccache.py) are shared by the processes of one machine through files.
+              "specs": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                        "LOCATION": os.environ.get("CABINET_SPEC_CACHE", str(BASE_DIR / "var" / "cache" / "specs"))}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None

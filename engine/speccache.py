@@ -3,8 +3,9 @@
 Compiling a large solution takes seconds (the 200-entity benchmark: about 3 s); loading its pickled spec
 takes about 0.1 s. The publisher stores the spec it compiled under the digest of the version's sources
 and a fingerprint of the engine's code (a changed engine never reads a spec an older one made); every
-other process that follows the publish finds it in the cache (Redis in production) and compiles only on
-a miss. The cache is Django's, which pickles values anyway; a value that no longer loads is a miss.
+other process that follows the publish finds it in the cache ``specs`` (Redis in production, files under
+``var/cache/specs`` on one machine) and compiles only on a miss. The cache is Django's, which pickles values
+anyway; a value that no longer loads is a miss.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pickle
 from functools import cache
 from pathlib import Path
 
-from django.core.cache import cache as django_cache
+from django.core.cache import caches
 
 from .compiler import compile_sources
 from .models import digest_sources
@@ -45,7 +46,7 @@ def _store(key, spec):
     except (pickle.PicklingError, TypeError, AttributeError):  # a spec that cannot be stored is compiled
         log.warning("a compiled spec cannot be pickled; other processes will compile it", exc_info=True)
         return
-    django_cache.set(key, data, timeout=TIMEOUT)
+    caches["specs"].set(key, data, timeout=TIMEOUT)
 
 
 def remember(sources, spec):
@@ -59,7 +60,7 @@ def spec_of(sources, digest=None):
     Raise ``SolutionError`` when the sources do not compile, as ``compile_sources(...).raise_for_errors()``.
     """
     key = _key(digest or digest_sources(sources))
-    data = django_cache.get(key)
+    data = caches["specs"].get(key)
     if data is not None:
         try:
             return pickle.loads(data)  # noqa: S301 (written by this engine's own publishers into its own cache)

@@ -2,7 +2,7 @@
 import pickle
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 
 from engine import speccache
 from engine.compiler import compile_folder
@@ -27,14 +27,14 @@ def test_a_remembered_spec_is_loaded_without_compiling(resort_sources, monkeypat
 
 def test_a_miss_compiles_and_stores_for_the_next_process(resort_sources):
     sources, spec = resort_sources
-    cache.delete(speccache._key(digest_sources(sources)))
+    caches["specs"].delete(speccache._key(digest_sources(sources)))
     assert speccache.spec_of(sources) == spec
-    assert pickle.loads(cache.get(speccache._key(digest_sources(sources)))) == spec  # noqa: S301
+    assert pickle.loads(caches["specs"].get(speccache._key(digest_sources(sources)))) == spec  # noqa: S301
 
 
 def test_a_value_that_no_longer_loads_is_a_miss(resort_sources):
     sources, spec = resort_sources
-    cache.set(speccache._key(digest_sources(sources)), b"not a pickle")
+    caches["specs"].set(speccache._key(digest_sources(sources)), b"not a pickle")
     assert speccache.spec_of(sources) == spec
 
 
