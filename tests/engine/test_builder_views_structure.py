@@ -20,14 +20,6 @@ CHROMIUM = "/usr/bin/chromium"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-@pytest.fixture
-def boss(solution):
-    """A superuser signed in, with the resort published as version 1 and an open draft of it."""
-    user = get_user_model().objects.create_superuser("boss", password="pw-boss-12345")
-    client = Client()
-    client.force_login(user)
-    return user, client, drafts.start(user)
-
 
 def text(response):
     return response.content.decode()
