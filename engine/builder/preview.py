@@ -23,12 +23,12 @@ from django.http import Http404
 from django.urls import Resolver404, get_urlconf, set_urlconf
 from django.urls.resolvers import RegexPattern, URLResolver
 
-from ..compiler import compile_sources
 from ..errors import SolutionError
 from ..migrate import applied, make_plan
 from ..migrate.apply import MigrationError, run_operations
-from ..models import SolutionVersion, digest_sources
-from ..registry import BUILD_ERRORS, build_solution, registry
+from ..models import digest_sources
+from ..registry import BUILD_ERRORS, build_solution
+from . import drafts
 
 # The cabinet's pages a preview answers (GET only); the API, the admin and live streams are not previewed.
 PREVIEWABLE = frozenset({"home", "page", "page-new", "page-row", "page-edit", "chat-conversation", "profile"})
@@ -95,7 +95,7 @@ def build_for(draft):
         if found is not None:
             _builds.move_to_end(digest)
             return found
-    compiled = compile_sources(draft.sources)
+    compiled = drafts.check(draft)  # compiled once per sources digest, shared with the draft's pages
     if compiled.errors or compiled.spec is None:
         raise PreviewError("The draft has errors; fix them before previewing it.", 409, compiled.errors)
     try:
@@ -186,13 +186,8 @@ def render(request, preview, user, path, prefix):
 
 
 def published_spec():
-    """The published version's spec: the one this process serves when it serves that version (no compile),
-    else compiled from the stored files (``MigrationError`` when they no longer compile)."""
-    number = SolutionVersion.objects.order_by("-number").values_list("number", flat=True).first()
-    if number is None:
-        return None
-    if registry.ready and registry.active.number == number:
-        return registry.active.spec
+    """The published version's spec (``applied`` reuses the one this process serves when it is that version;
+    ``MigrationError`` when the stored files no longer compile), or None when nothing is published."""
     return applied()[1]
 
 
