@@ -91,3 +91,32 @@ def _version_trusted_while_counting(request, settings):
     """
     if "CaptureQueriesContext" in vars(request.module):
         settings.CABINET_VERSION_TTL = 3600
+
+
+@pytest.fixture(autouse=True)
+def _autocommit_restored():
+    """Fail the test that leaves the connection outside autocommit (and restore it), rather than every later
+    test with "on_commit() cannot be used in manual transaction management"."""
+    yield
+    if connection.connection is not None and not connection.in_atomic_block and not connection.autocommit:
+        connection.rollback()
+        connection.set_autocommit(True)
+        pytest.fail("the test left the database connection outside autocommit (a transaction was not closed)")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Test on an SQLite file, not Django's default in-memory database, so that every thread has a connection
+    of its own, as in production. With the in-memory database the live server's request threads share the
+    test's one connection object, and two requests at once (a chat stream beside a post) interleave their
+    transactions on it: one left it out of autocommit, and every later test failed on it."""
+    import os
+    import tempfile
+
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        db.setdefault("TEST", {})["NAME"] = os.path.join(tempfile.gettempdir(), f"cabinet-test-{os.getpid()}.sqlite3")
+        # A test database is thrown away at the end: no need to wait for the disk on every commit.
+        db["OPTIONS"]["init_command"] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;"
