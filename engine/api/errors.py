@@ -70,9 +70,13 @@ def domain_error(exc, view):
     visible = set(access.visible_fields(entity))
     errors = {}
     for name, messages in exc.fields.items():
-        # A field the caller does not see is named in the message, so the refusal says what is missing.
-        key, prefix = (name, "") if name in visible else ("non_field_errors", f"{name}: ")
-        errors.setdefault(key, []).extend(exceptions.ErrorDetail(f"{prefix}{m}", code=m.code) for m in messages)
+        # A required field the caller does not see is named, so the refusal says what is missing (the solution
+        # asks for what the caller cannot give); a rule's own message about a hidden field is passed on as
+        # written, without naming the field.
+        key = name if name in visible else "non_field_errors"
+        errors.setdefault(key, []).extend(
+            exceptions.ErrorDetail(f"{name}: {m}" if key != name and m.code == "required" else str(m), code=m.code)
+            for m in messages)
     if exc.general or not errors:
         errors.setdefault("non_field_errors", []).insert(0, exceptions.ErrorDetail(exc.message, code=exc.code))
     return exceptions.ValidationError(errors)

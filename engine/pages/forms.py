@@ -58,7 +58,10 @@ class CabinetModelForm(forms.ModelForm):
         """Show a domain error of the write on the form: on its fields when shown, else on the form."""
         for name, found in error.fields.items():
             for message in found:
-                text = str(message) if name in self.fields else f"{self._label_of(name)}: {message}"
+                # Only a required field the form cannot show is named (as in the API): a rule's own message
+                # about a field the reader may not see is shown as written.
+                named = name not in self.fields and message.code == "required"
+                text = f"{self._label_of(name)}: {message}" if named else str(message)
                 self.add_error(name if name in self.fields else None, ValidationError(text, code=message.code))
         if error.general or not error.fields:
             self.add_error(None, ValidationError(error.message, code=error.code))
