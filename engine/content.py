@@ -120,11 +120,19 @@ def order_key(entity, name, language=None):
     return expr.desc() if descending else expr.asc()
 
 
+def field_of(entity, name):
+    """The field spec of ``name`` in ``entity``, a language column of a translated field included."""
+    found = entity.field(name)
+    if found is None and any(f.translations for f in entity.fields):
+        found = stored_fields(entity).field(name)
+    return found
+
+
 def is_translation_column(entity, name):
     """Whether ``name`` is another language's column of a translated field of ``entity``."""
     return any(name in (column_name(f.name, lang) for lang in f.translations) for f in entity.fields)
 
 
-__all__ = ["column_name", "columns", "form_names", "is_translated", "is_translation_column",
+__all__ = ["column_name", "columns", "field_of", "form_names", "is_translated", "is_translation_column",
            "language_name", "order_key", "search_names", "stored_fields", "text", "translation_fields",
            "translations"]

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.utils.translation import gettext as _
 
-from .. import writes
+from .. import content, writes
 from ..access import access_for
 from ..display import Refs
 from ..fieldtypes import FieldType
@@ -268,7 +268,7 @@ def model_admin_for(built, entity):
         "entity_name": entity.name,
         "list_display": columns or ["__str__"],
         "list_filter": [f.name for f in entity.fields if f.type in (FieldType.CHOICE, FieldType.BOOLEAN) and f.stored],
-        "search_fields": list(entity.search),
+        "search_fields": content.search_names(entity, entity.search),
         "raw_id_fields": refs,
         "list_select_related": [name for name in refs if name in columns],
         "list_per_page": 50,
