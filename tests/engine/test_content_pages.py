@@ -187,3 +187,13 @@ def test_the_browser_language_counts_when_nothing_was_chosen(shop, client):
     shop()
     assert client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="ru-RU,ru;q=0.9")["Content-Language"] == "ru"
     assert client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="de")["Content-Language"] == "en"
+
+
+def test_the_admin_edits_and_searches_every_language(shop, client):
+    built = shop()
+    client.force_login(get_user_model().objects.create_superuser("root", password="root-pw-12345"))
+    tea = built.model("product").objects.get(name="Tea")
+    change = client.get(f"/admin/cabinet/product/{tea.pk}/change/").content.decode()
+    assert 'name="name_ru"' in change and 'value="Чай"' in change
+    found = client.get("/admin/cabinet/product/?q=Чай").content.decode()
+    assert "Tea" in found and "Coffee" not in found

@@ -20,7 +20,8 @@ ON_DELETE = [("", "Default (protect if required, else set empty)"),
 TEXT_TYPES = "string text markdown email phone url"
 NUMBER_TYPES = "integer decimal money"
 # Which options apply to which types: shown always (no JavaScript needed), hidden by builder.js otherwise.
-APPLIES = {"max_length": TEXT_TYPES, "translate": "string text markdown", "min": NUMBER_TYPES, "max": NUMBER_TYPES, "choices": "choice",
+APPLIES = {"max_length": TEXT_TYPES, "translate": "string text markdown",
+           "min": NUMBER_TYPES, "max": NUMBER_TYPES, "choices": "choice",
            "to": "ref refs", "on_delete": "ref",
            "unique": " ".join(t.value for t in FieldType if t.info.can_be_unique),
            "default": " ".join(t.value for t in FieldType
