@@ -197,3 +197,24 @@ def test_the_admin_edits_and_searches_every_language(shop, client):
     assert 'name="name_ru"' in change and 'value="Чай"' in change
     found = client.get("/admin/cabinet/product/?q=Чай").content.decode()
     assert "Tea" in found and "Coffee" not in found
+
+
+@pytest.mark.parametrize("solution", ["solutions/resort"], indirect=True)
+def test_the_resort_shows_services_and_excursions_in_russian(solution, client):
+    import io
+
+    from django.core.management import call_command
+
+    call_command("demo", seed_only=True, stdout=io.StringIO())
+    assert client.login(username="anna", password="anna-demo")
+    client.post("/i18n/setlang/", {"language": "ru", "next": "/"})
+    services = client.get("/p/services/").content.decode()
+    assert "Массаж горячими камнями" in services and "Hot stone massage" not in services
+    assert "Массаж горячими камнями" in client.get("/p/services/?q=massage").content.decode()
+    orders = client.get("/p/my_orders/").content.decode()
+    assert "Шампанское в номер" in orders  # a ref's title in the reader's language
+    excursion = solution.model("excursion").objects.get(name="Sunset boat trip")
+    detail = client.get(f"/p/excursions/{excursion.pk}/").content.decode()
+    assert "Морская прогулка на закате" in detail and "на закате." in detail
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert "Hot stone massage" in client.get("/p/services/").content.decode()
