@@ -33,6 +33,8 @@ def _check(model, attr, value):
     """Validate ``value`` for the column ``attr`` of ``model`` with its own validators; return the errors."""
     if not isinstance(value, str):
         return ["Not a valid string."]
+    if "\x00" in value:  # PostgreSQL stores no NUL character in a text
+        return ["Null characters are not allowed."]
     try:
         model._meta.get_field(attr).run_validators(value)
     except DjangoValidationError as exc:

@@ -50,6 +50,9 @@ def test_writes_take_every_language_within_the_field_policy(shop_api):
     assert bad.status_code == 400
     assert set(bad.json()["name_translations"]) == {"de", "ru"}
     assert clerk.patch(f"/api/product/{row.pk}/", {"name_translations": ["ru"]}, format="json").status_code == 400
+    for odd in ({"ru": "a\x00b"}, {"ru": 5}, {"ru": None}, {"ru": {"x": 1}}):
+        answer = clerk.patch(f"/api/product/{row.pk}/", {"name_translations": odd}, format="json")
+        assert answer.status_code == 400 and "ru" in answer.json()["name_translations"], odd
     missing = clerk.post("/api/product/", {"name_translations": {"ru": "Только"}}, format="json")
     assert missing.status_code == 400 and "name" in missing.json()  # required: the default language's value
 
