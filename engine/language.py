@@ -1,8 +1,8 @@
 """The reader's language, among the solution's languages.
 
-In this order: the language a signed-in user saved (read once at login into the session), the
-language chosen on this browser (the language cookie), for the API a ``?lang=`` parameter first, then
-the browser's ``Accept-Language``, and last the solution's ``default_language``: a solution with
+In this order: for the API a ``?lang=`` parameter, the language a signed-in user saved (read once at
+login into the session), the language chosen on this browser (the language cookie), the browser's
+``Accept-Language``, and last the solution's ``default_language``: a solution with
 ``default_language: ru`` is Russian for everyone who said nothing else.
 """
 from __future__ import annotations
@@ -28,16 +28,16 @@ def _match(code, languages):
 def choose(request, spec):
     """The language of ``request`` among ``spec``'s languages (see the module's docstring)."""
     languages = spec.languages
+    if request.path.startswith("/api/"):
+        asked = _match(request.GET.get("lang"), languages)
+        if asked:
+            return asked
     session = getattr(request, "session", None)
     user = getattr(request, "user", None)
     if session is not None and user is not None and user.is_authenticated:
         saved = _match(session.get(SESSION_KEY), languages)
         if saved:
             return saved
-    if request.path.startswith("/api/"):
-        asked = _match(request.GET.get("lang"), languages)
-        if asked:
-            return asked
     chosen = _match(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME), languages)
     if chosen:
         return chosen
