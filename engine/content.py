@@ -16,6 +16,7 @@ import dataclasses
 
 from django.conf.locale import LANG_INFO
 from django.db.models import Case, F, When
+from django.utils.text import format_lazy
 from django.utils.translation import get_language
 
 from .spec import Label
@@ -54,7 +55,7 @@ def translation_fields(f):
             f, name=column_name(f.name, lang), label=label, help=Label(), required=False, unique=False,
             index=False, default=None, has_default=False, sequence=None, computed=None, default_expr=None,
             renamed_from=column_name(f.renamed_from, lang) if f.renamed_from else None, translate=False,
-            translations=(), translation_of=f.name, raw_options=frozenset()))
+            translations=(), translation_of=f.name, language=lang, raw_options=frozenset()))
     return found
 
 
@@ -128,11 +129,23 @@ def field_of(entity, name):
     return found
 
 
+def form_label(model_field):
+    """The form label of a translated field's column: its label and the language's own name ('Name
+    (Русский)'), so the inputs of each language read as a group; None for other fields."""
+    spec = getattr(model_field.model, "spec", None)
+    f = field_of(spec, model_field.name) if spec is not None else None
+    if f is None or not f.language:
+        return None
+    if f.translation_of:
+        return model_field.verbose_name  # made with the language's name (translation_fields)
+    return format_lazy("{} ({})", model_field.verbose_name, language_name(f.language))
+
+
 def is_translation_column(entity, name):
     """Whether ``name`` is another language's column of a translated field of ``entity``."""
     return any(name in (column_name(f.name, lang) for lang in f.translations) for f in entity.fields)
 
 
-__all__ = ["column_name", "columns", "field_of", "form_names", "is_translated", "is_translation_column",
+__all__ = ["column_name", "columns", "field_of", "form_label", "form_names", "is_translated", "is_translation_column",
            "language_name", "order_key", "search_names", "stored_fields", "text", "translation_fields",
            "translations"]

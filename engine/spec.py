@@ -93,6 +93,7 @@ class FieldSpec:
     translate: bool = False
     translations: tuple[str, ...] = ()
     translation_of: str | None = None  # set on the column of one language of a translated field
+    language: str | None = None  # the language a translated field's column (or a language column) holds
 
     @property
     def stored(self):
@@ -485,7 +486,7 @@ def _tuple(value):
     return tuple(value) if isinstance(value, list) else (value,)
 
 
-def make_field(doc, entity, name, data, extra_languages=()):
+def make_field(doc, entity, name, data, extra_languages=(), default_language=None):
     path = ("entities", entity, "fields", name)
     ftype = FieldType(data["type"])
     digits = DECIMAL_DEFAULTS.get(ftype, (None, None))
@@ -509,12 +510,14 @@ def make_field(doc, entity, name, data, extra_languages=()):
         default_expr=data.get("default_expr"), loc=doc.loc(path, key=True), raw_options=frozenset(data),
         limit_choices=data.get("limit_choices"), translate=data.get("translate", False),
         translations=tuple(extra_languages) if data.get("translate") else (),
+        language=default_language if data.get("translate") else None,
     )
 
 
-def make_entity(doc, name, data, extra_languages=()):
+def make_entity(doc, name, data, extra_languages=(), default_language=None):
     path = ("entities", name)
-    fields = tuple(make_field(doc, name, fname, fdata, extra_languages) for fname, fdata in data["fields"].items())
+    fields = tuple(make_field(doc, name, fname, fdata, extra_languages, default_language)
+                   for fname, fdata in data["fields"].items())
     label = Label.of(data.get("label"), humanize(name))
     return EntitySpec(
         name=name, label=label, plural=Label.of(data.get("plural")) if data.get("plural") else label,
@@ -704,7 +707,8 @@ def make_solution_spec(doc):
         default_language=default_language, theme=sol.get("theme", "default"),
         currency=sol.get("currency", "EUR"), timezone=sol.get("timezone"),
         branding=tuple(sorted(branding.items())), home=tuple(sorted((sol.get("home") or {}).items())),
-        entities=tuple(make_entity(doc, n, d, extra_languages) for n, d in (data.get("entities") or {}).items()),
+        entities=tuple(make_entity(doc, n, d, extra_languages, default_language)
+                       for n, d in (data.get("entities") or {}).items()),
         roles=tuple(make_role(doc, n, d) for n, d in (data.get("roles") or {}).items()),
         pages=tuple(make_page(doc, n, d) for n, d in (data.get("pages") or {}).items()),
         workflows=tuple(make_workflow(doc, n, d) for n, d in (data.get("workflows") or {}).items()),

@@ -126,7 +126,8 @@ def test_staff_edit_each_language_and_required_applies_to_the_default_only(shop,
     client.force_login(person("clerk", "clerk"))
     form = client.get("/p/edit_product/new/").content.decode()
     assert 'name="name"' in form and 'name="name_ru"' in form and 'name="description_ru"' in form
-    assert "Название (Русский)" in form or "Name (Русский)" in form
+    assert ">Name (English)" in form and ">Name (Русский)" in form  # each language's input names it
+    assert form.index('name="name"') < form.index('name="name_ru"') < form.index('name="description"')
     made = client.post("/p/edit_product/new/", {"name": "Juice", "name_ru": "Сок", "description": "",
                                                 "description_ru": "Свежий", "price": "3"})
     assert made.status_code == 302
