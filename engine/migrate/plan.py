@@ -413,6 +413,13 @@ class Planner:
         problem = default_problem(new)
         if problem:
             return _refuse("M008", f"{name}: {problem}", new, "fix the default or widen the field"), False, False
+        if old.language and new.language and old.language != new.language:
+            # The column keeps its texts but would read them as another language (default_language changed).
+            filled = self.probe.filled(table_entity, old)
+            if filled:
+                return _refuse("M005", f"{name} holds '{old.language}' texts in {filled} row(s); with "
+                               f"'{new.language}' as the default language they would read as '{new.language}'",
+                               new, "keep the default language, or move the texts first"), False, False
         reason = narrowing(old, new)
         if reason and shorter(old, new) and old.type.info.storage == new.type.info.storage:
             # Only the rows that are too long would lose characters (unused choices, short values).

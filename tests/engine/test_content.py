@@ -146,3 +146,18 @@ def test_postgresql_keeps_data_through_translation_changes(publish_yaml):
     with pytest.raises(MigrationError):
         publish_yaml(PLAIN)
     assert connection.vendor == "postgresql"
+
+
+def test_changing_the_default_language_of_filled_translated_fields_is_refused(publish_yaml):
+    built, _ = publish_yaml(TRANSLATED)
+    built.model("service").objects.create(name="Massage", name_ru="Массаж")
+    from engine.migrate import publish
+
+    compiled = compile_yaml(TRANSLATED, header="solution:\n  name: test\n  languages: [en, ru]\n  "
+                                               "default_language: ru\n")
+    with pytest.raises(MigrationError) as info:
+        publish(compiled.raise_for_errors(), compiled.sources, allow_data_loss=True)
+    assert [p.code for p in info.value.problems] == ["M005"]
+    assert info.value.problems[0].message == ("'service.name' holds 'en' texts in 1 row(s); with 'ru' as the default "
+                                              "language they would read as 'ru'")
+    assert rows("service", "name", "name_ru") == [("Massage", "Массаж")]
