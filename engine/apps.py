@@ -33,6 +33,11 @@ class EngineConfig(AppConfig):
             post_save.connect(grants_changed, sender=model, dispatch_uid=f"cabinet-grants-save-{model.__name__}")
             post_delete.connect(grants_changed, sender=model, dispatch_uid=f"cabinet-grants-delete-{model.__name__}")
         versionbus.connect()  # Celery workers and beat follow the published version
+        from django.contrib.auth.signals import user_logged_in
+
+        from .language import remember_at_login
+
+        user_logged_in.connect(remember_at_login, dispatch_uid="cabinet-language-at-login")
 
 
 class CabinetConfig(AppConfig):

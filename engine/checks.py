@@ -280,9 +280,33 @@ class Checker:
             if f.type is FieldType.REF and f"{f.name}_id" in names:
                 self.add("E120", f"field '{f.name}_id' clashes with the column of the ref field '{f.name}'",
                          (*path, "fields", f"{f.name}_id"), "rename one of them", key=True)
+        self.check_translations(entity)
         if entity.renamed_from and entity.renamed_from in self.entities:
             self.add("E215", f"'{path_text(path)}.renamed_from' names '{entity.renamed_from}', which is still an "
                      "entity", (*path, "renamed_from"))
+
+    def check_translations(self, entity):
+        """Refuse translated fields whose language columns (or API key) another field already is, and
+        translated fields whose value the engine makes (computed, sequence)."""
+        from .content import column_name
+
+        names = set(entity.field_names)
+        for f in entity.fields:
+            if not f.translate:
+                continue
+            path = ("entities", entity.name, "fields", f.name, "translate")
+            if f.computed or f.sequence:
+                what = "computed" if f.computed else "numbered by a sequence"
+                self.add("E941", f"'{entity.name}.{f.name}' is {what}, so it cannot be translated", path,
+                         "remove 'translate: true'", key=True)
+                continue
+            taken = [(column_name(f.name, lang), f"its '{lang}' values") for lang in f.translations]
+            taken.append((f"{f.name}_translations", "the API's key of its translations"))
+            for name, what in taken:
+                if name in names:
+                    self.add("E940", f"'{entity.name}.{f.name}' is translated and needs the name '{name}' for {what}, "
+                             f"but '{entity.name}.{name}' is a field", path,
+                             f"rename the field '{name}', or remove 'translate: true'", key=True)
 
     def check_title_chain(self, entity):
         """Refuse a title that is a ref leading back to the entity: a row (or two rows referring to each

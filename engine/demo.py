@@ -17,6 +17,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from . import writes
+from .content import field_of
 from .demodata import RELATIVE, TRANSITIONS
 from .fieldtypes import FieldType
 from .spec import USER
@@ -97,7 +98,7 @@ def _record(built, system, model, row, users):
     for name, value in row.items():
         if name == TRANSITIONS:
             continue
-        f = entity.field(name)
+        f = field_of(entity, name)  # a language column of a translated field too ('name_ru')
         if f is None:
             raise DemoDataError(f"{entity.name} has no field {name!r}")
         if f.type is FieldType.REF:

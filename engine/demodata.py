@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 
 from .chat import demo as chat_demo
 from .checks import value_problem
+from .content import field_of
 from .errors import Problem
 from .fieldtypes import FieldType, parse_value
 from .loader import path_text
@@ -206,7 +207,7 @@ class DataChecker:
             fpath = (*path, name)
             if name == TRANSITIONS:
                 continue
-            f = entity.field(name)
+            f = field_of(entity, name)  # a language column of a translated field too ('name_ru')
             if f is None:
                 self.add("E202", f"'{path_text(fpath)}' refers to unknown field '{name}' of '{entity.name}'"
                          f"{suggest(name, entity.field_names)}", fpath,

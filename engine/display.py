@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from .content import text
 from .fieldtypes import FieldType
 from .spec import USER
 
@@ -37,7 +38,7 @@ def display(obj, f, currency="", refs=None):
         return refs.title(obj, f)
     if refs is not None and f.type is FieldType.REFS and f.to != USER:
         return refs.many(obj, f)
-    value = getattr(obj, f.name)
+    value = text(obj, f) if f.translations else getattr(obj, f.name)  # the reader's language (fallback: default)
     if value is None or value == "":
         return ""
     t = f.type

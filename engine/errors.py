@@ -66,6 +66,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E321": (ERROR, "demo _transitions names no transition of the entity"),
     "E322": (ERROR, "demo _transitions step does not start from the state reached"),
     "E260": (ERROR, "nulls_distinct on an index that is not unique"),
+    "E940": (ERROR, "a translated field's language column clashes with a field"),
+    "E941": (ERROR, "a computed or numbered field cannot be translated"),
     # Workflows, actions and triggers (engine/workflows)
     "E350": (ERROR, "action item with no action or several"),
     "E351": (ERROR, "workflow state no row can reach"),

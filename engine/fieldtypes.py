@@ -69,9 +69,12 @@ class FieldType(StrEnum):
 
 
 TYPE_INFO = {
-    FieldType.STRING: _info("varchar", *EXPR_OPTIONS, "sequence", "min_length", "max_length", default_max_length=255),
-    FieldType.TEXT: _info("text", *EXPR_OPTIONS, "min_length", "max_length", can_be_unique=False, can_index=False),
-    FieldType.MARKDOWN: _info("text", *EXPR_OPTIONS, "min_length", "max_length", can_be_unique=False, can_index=False),
+    FieldType.STRING: _info("varchar", *EXPR_OPTIONS, "sequence", "min_length", "max_length", "translate",
+                            default_max_length=255),
+    FieldType.TEXT: _info("text", *EXPR_OPTIONS, "min_length", "max_length", "translate", can_be_unique=False,
+                          can_index=False),
+    FieldType.MARKDOWN: _info("text", *EXPR_OPTIONS, "min_length", "max_length", "translate", can_be_unique=False,
+                              can_index=False),
     FieldType.INTEGER: _info("integer", *EXPR_OPTIONS, "min", "max"),
     FieldType.DECIMAL: _info("decimal", *EXPR_OPTIONS, "min", "max", "max_digits", "decimal_places"),
     FieldType.MONEY: _info("decimal", *EXPR_OPTIONS, "min", "max", "max_digits", "decimal_places", "currency"),

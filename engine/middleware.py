@@ -13,6 +13,7 @@ from django.db import DatabaseError, connection, transaction
 from django.http import HttpResponse
 from django.http.request import RawPostDataException
 
+from . import language
 from .registry import registry
 
 log = logging.getLogger("engine.registry")
@@ -51,7 +52,13 @@ class ActiveSolutionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if self._route(request, registry.ensure_current()) is None or not self._replayable(request):
+        built = self._route(request, registry.ensure_current())
+        if built is None:
+            return self.get_response(request)
+        return language.sync_cookie(request, self._answer(request))
+
+    def _answer(self, request):
+        if not self._replayable(request):
             return self.get_response(request)
         watch = WriteWatch()
         request.cabinet_writes = watch
@@ -88,6 +95,7 @@ class ActiveSolutionMiddleware:
         if built is not None:
             request.urlconf = built.urlconf
             request.solution = built
+            language.activate_for(request, built)
         return built
 
     @staticmethod

@@ -77,6 +77,8 @@ class UserPreference(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cabinet_preference")
     channels = models.JSONField(default=list, blank=True)
     phone = models.CharField(max_length=32, blank=True)
+    # The language the user chose (a code of the solution's languages); applied at login (engine/language.py).
+    language = models.CharField(max_length=12, blank=True)
 
     def __str__(self):
         return f"preferences of {self.user}"

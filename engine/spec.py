@@ -88,6 +88,12 @@ class FieldSpec:
     raw_options: frozenset = dataclasses.field(default=frozenset(), compare=False)
     # EXPR: a condition over the target's rows that limits what a ref offers (Access.ref_choices)
     limit_choices: str | None = None
+    # A value per solution language: the field's column holds the default language's, and each other
+    # language of ``translations`` has a column of its own (engine/content.py names them).
+    translate: bool = False
+    translations: tuple[str, ...] = ()
+    translation_of: str | None = None  # set on the column of one language of a translated field
+    language: str | None = None  # the language a translated field's column (or a language column) holds
 
     @property
     def stored(self):
@@ -480,7 +486,7 @@ def _tuple(value):
     return tuple(value) if isinstance(value, list) else (value,)
 
 
-def make_field(doc, entity, name, data):
+def make_field(doc, entity, name, data, extra_languages=(), default_language=None):
     path = ("entities", entity, "fields", name)
     ftype = FieldType(data["type"])
     digits = DECIMAL_DEFAULTS.get(ftype, (None, None))
@@ -502,13 +508,16 @@ def make_field(doc, entity, name, data):
         choices=choices, to=data.get("to"), on_delete=on_delete, currency=data.get("currency"),
         renamed_from=data.get("renamed_from"), computed=data.get("computed"), sequence=sequence,
         default_expr=data.get("default_expr"), loc=doc.loc(path, key=True), raw_options=frozenset(data),
-        limit_choices=data.get("limit_choices"),
+        limit_choices=data.get("limit_choices"), translate=data.get("translate", False),
+        translations=tuple(extra_languages) if data.get("translate") else (),
+        language=default_language if data.get("translate") else None,
     )
 
 
-def make_entity(doc, name, data):
+def make_entity(doc, name, data, extra_languages=(), default_language=None):
     path = ("entities", name)
-    fields = tuple(make_field(doc, name, fname, fdata) for fname, fdata in data["fields"].items())
+    fields = tuple(make_field(doc, name, fname, fdata, extra_languages, default_language)
+                   for fname, fdata in data["fields"].items())
     label = Label.of(data.get("label"), humanize(name))
     return EntitySpec(
         name=name, label=label, plural=Label.of(data.get("plural")) if data.get("plural") else label,
@@ -690,13 +699,16 @@ def make_solution_spec(doc):
     sol = data["solution"]
     languages = tuple(sol.get("languages", ["en"]))
     branding = sol.get("branding") or {}
+    default_language = sol.get("default_language", languages[0])
+    extra_languages = tuple(lang for lang in languages if lang != default_language)  # translated columns
     return SolutionSpec(
         name=sol["name"], label=Label.of(sol.get("label"), humanize(sol["name"])),
         description=Label.of(sol.get("description")), languages=languages,
-        default_language=sol.get("default_language", languages[0]), theme=sol.get("theme", "default"),
+        default_language=default_language, theme=sol.get("theme", "default"),
         currency=sol.get("currency", "EUR"), timezone=sol.get("timezone"),
         branding=tuple(sorted(branding.items())), home=tuple(sorted((sol.get("home") or {}).items())),
-        entities=tuple(make_entity(doc, n, d) for n, d in (data.get("entities") or {}).items()),
+        entities=tuple(make_entity(doc, n, d, extra_languages, default_language)
+                       for n, d in (data.get("entities") or {}).items()),
         roles=tuple(make_role(doc, n, d) for n, d in (data.get("roles") or {}).items()),
         pages=tuple(make_page(doc, n, d) for n, d in (data.get("pages") or {}).items()),
         workflows=tuple(make_workflow(doc, n, d) for n, d in (data.get("workflows") or {}).items()),

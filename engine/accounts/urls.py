@@ -1,7 +1,8 @@
 """URL patterns of the account pages (served by the root URLconf and by every version's)."""
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import path
 
+from ..language import set_language
 from . import views
 
 
@@ -22,5 +23,5 @@ def account_urls(theme="default"):
         path("accounts/reset/done/", views.PasswordResetCompleteView.as_view(**themed),
              name="password_reset_complete"),
         path("accounts/two-factor/", views.TwoFactorView.as_view(**themed), name="two_factor"),
-        path("i18n/", include("django.conf.urls.i18n")),
+        path("i18n/setlang/", set_language, name="set_language"),  # saved as the user's language too
     ]

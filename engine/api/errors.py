@@ -9,6 +9,7 @@ from rest_framework.fields import get_error_detail
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ..writes import DomainError
+from .content import policy_name
 from .parsers import TooLarge, TooManyFields
 
 
@@ -63,6 +64,8 @@ def domain_error(exc, view):
     if access is None or entity is None:
         return exceptions.ValidationError({"non_field_errors": [exc.message]}, code=exc.code)
     sent = set(view.request.data) if hasattr(view.request.data, "keys") else set()
+    if getattr(view, "api", None) is not None:
+        sent |= {policy_name(view.api.spec, key) for key in sent}  # 'name_translations' sends 'name'
     if getattr(exc.source, "error_dict", None):
         from ..build.api import unique_errors
 

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from .. import writes
+from .. import content, writes
 from ..access import access_for
 from ..accounts import twofactor
 from ..accounts.throttling import ScopedRateThrottle
@@ -153,7 +153,7 @@ class EntityViewSet(viewsets.ModelViewSet):
     @property
     def search_fields(self):
         visible = self.visible()
-        return [name for name in self.api.spec.search if name in visible]
+        return content.search_names(self.api.spec, [name for name in self.api.spec.search if name in visible])
 
     @property
     def ordering_fields(self):

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.utils.translation import gettext as _
 
-from .. import writes
+from .. import content, writes
 from ..access import access_for
 from ..display import Refs
 from ..fieldtypes import FieldType
@@ -110,6 +110,7 @@ class PolicyAdmin(admin.ModelAdmin):
         editable = set(access.editable_fields(self.entity_name, "create" if obj is None else "update"))
         editable -= set(writes.state_fields(self.built.spec, self.entity_name))  # transitions change the state
         names = [name for name in access.visible_fields(self.entity_name) if name not in editable]
+        names = content.form_names(self.built.spec.entity(self.entity_name), names)  # their languages too
         return names + [self.ref_readonly[name] for name in names if name in self.ref_readonly]
 
     def get_list_filter(self, request):
@@ -118,7 +119,8 @@ class PolicyAdmin(admin.ModelAdmin):
 
     def get_search_fields(self, request):
         visible = set(self.access(request).visible_fields(self.entity_name))
-        return [name for name in self.search_fields if name in visible]
+        entity = self.built.spec.entity(self.entity_name)
+        return content.search_names(entity, [name for name in entity.search if name in visible])
 
     def lookup_allowed(self, lookup, value, request=None):
         """Allow only the lookups of the list filters the user sees.
@@ -196,8 +198,9 @@ class PolicyAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         """The visible fields; a read-only ref shows as its title only when the reader may view that row."""
         readonly = set(self.get_readonly_fields(request, obj))
+        visible = self.access(request).visible_fields(self.entity_name)
         return [self.ref_readonly.get(name, name) if name in readonly else name
-                for name in self.access(request).visible_fields(self.entity_name)]
+                for name in content.form_names(self.built.spec.entity(self.entity_name), visible)]  # each language
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         """Ref inputs accept the rows the policy lets this reader pick (``Access.ref_choices``, as pages and API)."""

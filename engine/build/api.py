@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.settings import api_settings
 
+from ..api import content as content_api
 from ..api.filters import FilterSet
 from ..api.views import ApiRoot, DocsView, EntityViewSet, ObtainToken, SchemaView, TokenDetail, Tokens
 from ..chat import api as chat_api
@@ -58,6 +59,7 @@ class ScopedSerializer(serializers.ModelSerializer):
             keys = [key for key in data if not (key in FORM_KEYS and isinstance(data, QueryDict))]
             action = "create" if self.instance is None else "update"
             entity = self.Meta.model.spec.name
+            keys = {content_api.policy_name(self.Meta.model.spec, key): None for key in keys}  # name_translations
             errors = {key: [serializers.ErrorDetail(e.message, code=e.code) for e in found]
                       for key, found in access.input_errors(entity, keys, action).items()}
             states = state_fields(access.policy.built.spec, entity).keys() & set(access.visible_fields(entity))
@@ -199,6 +201,9 @@ class EntityApi:
             })
             name = f"{self.spec.class_name}{purpose}Serializer"
             computed = rules_api.serializer_fields(self.spec, visible, self.describe)  # read-only, typed
+            computed.update(content_api.serializer_fields(self.built.spec, self.spec, visible, editable,
+                                                          self.describe))  # each language, name_translations
+            meta.fields = list(dict.fromkeys([*meta.fields, *computed]))
             meta.extra_kwargs = {n: kw for n, kw in meta.extra_kwargs.items() if n not in computed}
             meta.read_only_fields = [n for n in meta.read_only_fields if n not in computed]
             self.cache[key] = type(name, (ScopedSerializer,), {"Meta": meta, "expansions": nested, **computed})

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import get_language
 
+from ..content import translation_fields
 from ..display import display
 from ..fieldtypes import PHONE_RE, FieldType, parse_value
 from ..spec import USER
@@ -366,6 +367,8 @@ def build_models(entities, lang="en", apps=None):
         for f in entity.fields:
             if f.stored:
                 attrs[f.name] = make_field(entity, f, specs, lang)
+            for column in translation_fields(f):  # the other languages' values (engine/content.py)
+                attrs[column.name] = make_field(entity, column, specs, lang)
         if not all(f.stored for f in entity.fields):
             attrs.update(computed_attributes(entity, entities))
         built[entity.name] = type(entity.class_name, (models.Model,), attrs)

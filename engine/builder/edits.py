@@ -17,8 +17,8 @@ from .yamledit import Workspace, delete_key, is_flow, move_key, rename_key, to_y
 
 FIELD_TYPES = [t.value for t in FieldType]
 ON_DELETE = ["cascade", "protect", "set_null", "restrict"]
-FIELD_OPTIONS = ("type", "to", "on_delete", "required", "unique", "default", "max_length", "min", "max", "label",
-                 "help", "choices")
+FIELD_OPTIONS = ("type", "to", "on_delete", "required", "unique", "translate", "default", "max_length", "min", "max",
+                 "label", "help", "choices")
 LENGTH_TYPES = ("string", "text", "markdown", "email", "phone", "url")
 OPS = {}
 
@@ -117,7 +117,7 @@ def field_options(ctx, args, ftype, existing=None):
 
 
 def _option(ctx, args, key, ftype):
-    if key in ("required", "unique"):
+    if key in ("required", "unique", "translate"):
         return args.boolean(key)
     if key == "max_length":
         return args.integer(key, 1, 100_000)

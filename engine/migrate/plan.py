@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..build.models import build_models, db_default_of, new_apps, nullable
+from ..content import stored_fields
 from ..errors import Loc, Problem
 from ..fieldtypes import FieldType
 from . import operations as ops
@@ -319,7 +320,12 @@ class Planner:
     def drop_field(self, entity, f):
         filled = self.probe.filled(self._table_of(entity), f)
         refusal = None
-        if filled:
+        if filled and f.translation_of:
+            language = f.name[len(f.translation_of) + 1:]
+            refusal = _refuse("M001", f"removing the '{language}' translation of '{entity.name}.{f.translation_of}' "
+                              f"deletes the values of {filled} row(s)", f,
+                              "keep 'translate: true' and the language, or pass --allow-data-loss", loc=entity.loc)
+        elif filled:
             refusal = _refuse("M001", f"dropping '{entity.name}.{f.name}' deletes the values of {filled} row(s)", f,
                               "keep the field, declare 'renamed_from' on its new name, or pass --allow-data-loss",
                               loc=entity.loc)
@@ -407,6 +413,13 @@ class Planner:
         problem = default_problem(new)
         if problem:
             return _refuse("M008", f"{name}: {problem}", new, "fix the default or widen the field"), False, False
+        if old.language and new.language and old.language != new.language:
+            # The column keeps its texts but would read them as another language (default_language changed).
+            filled = self.probe.filled(table_entity, old)
+            if filled:
+                return _refuse("M005", f"{name} holds '{old.language}' texts in {filled} row(s); with "
+                               f"'{new.language}' as the default language they would read as '{new.language}'",
+                               new, "keep the default language, or move the texts first"), False, False
         reason = narrowing(old, new)
         if reason and shorter(old, new) and old.type.info.storage == new.type.info.storage:
             # Only the rows that are too long would lose characters (unused choices, short values).
@@ -452,10 +465,12 @@ class Planner:
 
 
 def stored_view(spec):
-    """``spec`` with its computed fields left out: they have no column, so the schema never sees them."""
-    if spec is None or all(f.stored for e in spec.entities for f in e.fields):
+    """``spec`` as the schema sees it: computed fields left out (they have no column), translated fields
+    as one plain field per language (engine/content.py), so languages are columns like any other."""
+    if spec is None or all(f.stored and not f.translations for e in spec.entities for f in e.fields):
         return spec
-    entities = tuple(dataclasses.replace(e, fields=tuple(f for f in e.fields if f.stored)) for e in spec.entities)
+    entities = tuple(stored_fields(dataclasses.replace(e, fields=tuple(f for f in e.fields if f.stored)))
+                     for e in spec.entities)
     return dataclasses.replace(spec, entities=entities)
 
 

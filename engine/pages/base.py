@@ -18,6 +18,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views import View
 
+from .. import content
 from ..access import access_for
 from ..display import Refs
 from .params import BadParameter
@@ -54,7 +55,10 @@ HTML5_INPUTS = (
 
 
 def html5_widget(field, **kwargs):
-    """Form fields with native date and time pickers."""
+    """Form fields with native date and time pickers; a translated field's inputs name their language."""
+    language_label = content.form_label(field)
+    if language_label:
+        kwargs.setdefault("label", language_label)
     for model_class, widget, kind, fmt in HTML5_INPUTS:
         if isinstance(field, model_class):
             kwargs["widget"] = widget(attrs={"type": kind}, format=fmt)

@@ -12,7 +12,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
-from .. import writes
+from .. import content, writes
 from ..display import row_title
 from ..rules.runtime import initial_values
 from .base import CabinetView, html5_widget, label, render
@@ -100,7 +100,8 @@ class FormView(CabinetView):
         names = [n for n in (page.fields if page.kind == "form" and page.fields else editable) if n in editable]
         if not names:
             raise Http404
-        form_class = forms.modelform_factory(self.built.model(entity.name), form=CabinetModelForm, fields=names,
+        form_class = forms.modelform_factory(self.built.model(entity.name), form=CabinetModelForm,
+                                             fields=content.form_names(entity, names),  # each language
                                              formfield_callback=html5_widget)
         form_class.states = states
         return page, entity, obj, form_class, action
@@ -111,7 +112,7 @@ class FormView(CabinetView):
             if getattr(field, "queryset", None) is not None:
                 field.queryset = self.access.ref_choices(  # the API's rule too
                     spec.name, name, self.access.current_choices(form.instance, name))
-            if form.instance.pk is None and spec.field(name).default_expr is not None:
+            if form.instance.pk is None and getattr(spec.field(name), "default_expr", None) is not None:
                 field.required = False  # left empty, the write path fills it from the expression
         return form
 

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from .. import content
 from ..display import display
 from ..fieldtypes import FieldType
 from ..workflows.runtime import guarded
@@ -38,13 +39,13 @@ class ListPage(CabinetView):
             if chosen:
                 qs = qs.filter(**{name: (chosen == "1") if f.type is FieldType.BOOLEAN else chosen})
             filters.append({"name": name, "label": label(f.label, self.built), "options": options, "value": chosen})
-        searchable = [n for n in entity.search if n in visible]
+        searchable = content.search_names(entity, [n for n in entity.search if n in visible])  # every language
         query = params.text(self.request, "q")
         if page.search and searchable and query:
             qs = qs.filter(reduce(or_, (Q(**{f"{n}__icontains": query}) for n in searchable)))
         sort = params.sort(self.request, shown)
         if sort:
-            qs = qs.order_by(sort, "-id")
+            qs = qs.order_by(content.order_key(entity, sort), "-id")  # translated texts in the reader's language
         refs = [f.name for f in columns if f.type is FieldType.REF]
         qs = qs.select_related(*refs) if refs else qs
         paged = Paginator(qs, page.page_size).get_page(self.request.GET.get("page"))

@@ -20,7 +20,8 @@ ON_DELETE = [("", "Default (protect if required, else set empty)"),
 TEXT_TYPES = "string text markdown email phone url"
 NUMBER_TYPES = "integer decimal money"
 # Which options apply to which types: shown always (no JavaScript needed), hidden by builder.js otherwise.
-APPLIES = {"max_length": TEXT_TYPES, "min": NUMBER_TYPES, "max": NUMBER_TYPES, "choices": "choice",
+APPLIES = {"max_length": TEXT_TYPES, "translate": "string text markdown",
+           "min": NUMBER_TYPES, "max": NUMBER_TYPES, "choices": "choice",
            "to": "ref refs", "on_delete": "ref",
            "unique": " ".join(t.value for t in FieldType if t.info.can_be_unique),
            "default": " ".join(t.value for t in FieldType
@@ -161,6 +162,8 @@ class FieldForm(BuilderForm):
     type = forms.ChoiceField(choices=[(t.value, t.value) for t in FieldType], initial="string")
     required = forms.BooleanField(required=False, help_text="A row cannot be saved without it.")
     unique = forms.BooleanField(required=False, help_text="No two rows may hold the same value.")
+    translate = forms.BooleanField(required=False, label="Translated",
+                                   help_text="A value per language of the solution; readers see theirs.")
     default = forms.CharField(required=False, max_length=500, help_text="The value a new row starts with.")
     max_length = forms.IntegerField(required=False, min_value=1, max_value=100000, label="Max length")
     min = forms.CharField(required=False, max_length=40, label="Minimum")
@@ -217,7 +220,8 @@ class FieldForm(BuilderForm):
     def options(self):
         """Every option typed, as the edit's arguments (labels and help as ``{lang: text}``)."""
         found = {"label": self.texts("label"), "help": self.texts("help")}
-        for key in ("required", "unique", "default", "max_length", "min", "max", "choices", "to", "on_delete"):
+        for key in ("required", "unique", "translate", "default", "max_length", "min", "max", "choices", "to",
+                    "on_delete"):
             found[key] = self.cleaned_data.get(key) if self.given(key) else None
         return found
 
@@ -249,7 +253,8 @@ def initial_options(raw, languages, default_language=None):
         return {k: str(v) for k, v in (value or {}).items()}
 
     found = {"label": texts(raw.get("label")), "help": texts(raw.get("help"))}
-    for key in ("required", "unique", "default", "max_length", "min", "max", "choices", "to", "on_delete"):
+    for key in ("required", "unique", "translate", "default", "max_length", "min", "max", "choices", "to",
+                "on_delete"):
         found[key] = raw.get(key)
     return found
 
@@ -257,7 +262,7 @@ def initial_options(raw, languages, default_language=None):
 def initial_data(raw, languages, default_language=None):
     """The edit form's initial values for a field written as ``raw``."""
     options = initial_options(raw, languages, default_language)
-    data = {key: options[key] for key in ("required", "unique", "max_length", "to", "on_delete")}
+    data = {key: options[key] for key in ("required", "unique", "translate", "max_length", "to", "on_delete")}
     for key in ("min", "max", "default"):
         value = options[key]
         data[key] = "" if value is None else ("true" if value is True else "false" if value is False else str(value))
