@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "engine.pages.errors.MethodNotAllowedMiddleware",  # a bare 405 of a cabinet page gets the styled page
     "engine.middleware.ActiveSolutionMiddleware",
     "engine.accounts.twofactor.TwoFactorMiddleware",
     # Last, so it sees the lockout flag the login views leave on the request.
