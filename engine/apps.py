@@ -33,6 +33,10 @@ class EngineConfig(AppConfig):
             post_save.connect(grants_changed, sender=model, dispatch_uid=f"cabinet-grants-save-{model.__name__}")
             post_delete.connect(grants_changed, sender=model, dispatch_uid=f"cabinet-grants-delete-{model.__name__}")
         versionbus.connect()  # Celery workers and beat follow the published version
+        from django.contrib.auth.signals import user_logged_in
+
+        from .pages.intro import on_login
+        user_logged_in.connect(on_login, dispatch_uid="cabinet-intro")  # a role's first-visit intro
 
 
 class CabinetConfig(AppConfig):
