@@ -198,6 +198,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "engine.accounts.tokens.RevokeTokensOnPasswordChange"},
 ]
 LOGIN_URL = "/accounts/login/"
+CSRF_FAILURE_VIEW = "engine.pages.errors.csrf_failure"  # a styled, translated 403 that says what to do
 LOGIN_REDIRECT_URL = "/"
 
 # Proxies whose X-Forwarded-For is believed (addresses or CIDR blocks, comma-separated). Empty: the

@@ -27,6 +27,8 @@ TEXTS = {
     403: (_("Access denied"), _("You do not have access to this page."), "permission_denied"),
     404: (_("Page not found"), _("There is no such page, or it is not available to you."), "not_found"),
     405: (_("Not allowed"), _("This page cannot be opened this way."), "method_not_allowed"),
+    "csrf": (_("The form has expired"), _("The page was open too long or the session changed. Go back, reload "
+                                          "the page and send the form again."), "csrf_failed"),
     500: (_("Something went wrong"), _("We could not show this page. Please try again in a minute."), "server_error"),
 }
 
@@ -68,9 +70,9 @@ def _solution_context(request):
             "theme": spec.theme, "icon_url": icon}
 
 
-def render_error(request, status, *, plain=False):
+def render_error(request, status, *, plain=False, text=None):
     """The styled error page for ``status``; ``plain`` renders without the request's context processors."""
-    title, message, _code = TEXTS[status]
+    title, message, _code = TEXTS[text or status]
     context = {**_solution_context(request), "status": status, "title": title, "message": message,
                "back_url": _back_url(request), "LANGUAGE_CODE": get_language() or "en",
                "csp_nonce": getattr(request, "csp_nonce", "")}
@@ -121,6 +123,19 @@ def server_error(request, template_name="500.html"):
     except (TemplateDoesNotExist, LookupError, AttributeError, ValueError):  # never fail on the failure page
         log.exception("the 500 page could not be rendered")
         return HttpResponse(gettext("Something went wrong"), status=500, content_type="text/plain; charset=utf-8")
+
+
+def csrf_failure(request, reason=""):
+    """A refused form (CSRF): the styled 403 that says what to do; the API and admin/builder keep theirs."""
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    area = _area(request)
+    if area == "api":
+        title, message, code = TEXTS["csrf"]
+        return JsonResponse({"detail": [{"message": str(message), "code": code}]}, status=403)
+    if area == "own":
+        return django_csrf_failure(request, reason)
+    return render_error(request, 403, plain=True, text="csrf")
 
 
 class MethodNotAllowedMiddleware:

@@ -110,3 +110,13 @@ def test_error_page_before_anything_is_published(db, client):
     response = client.get("/no/such/")
     html = response.content.decode()
     assert response.status_code == 404 and "Page not found" in html and "Cabinet" in html
+
+
+def test_a_refused_form_explains_itself(resort):
+    client = Client(enforce_csrf_checks=True)
+    assert client.login(username="anna", password="anna-demo")
+    response = client.post("/p/order_service/new/", {"quantity": 1})
+    html = response.content.decode()
+    assert response.status_code == 403 and "The form has expired" in html and 'href="/"' in html
+    client.cookies["django_language"] = "ru"
+    assert "Форма устарела" in client.post("/p/order_service/new/", {}).content.decode()
