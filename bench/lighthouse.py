@@ -15,6 +15,7 @@ Run from the project root:  .venv/bin/python bench/lighthouse.py [--runs 1] [--p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -71,29 +72,30 @@ def seed(env):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def serve(env, port):
+def serve(env, port, log):
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
-    server = subprocess.Popen([gunicorn,  # noqa: S603 - the virtualenv's gunicorn "engine.asgi:application", "-c", str(ROOT / "gunicorn.conf.py"),
+    server = subprocess.Popen([gunicorn, "engine.asgi:application", "-c", str(ROOT / "gunicorn.conf.py"),  # noqa: S603
                                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "/dev/null"],
-                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
+                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+    for _ in range(300):  # up to a minute on a busy machine
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)  # noqa: S310 (local)
             return server
         except OSError:
             time.sleep(0.2)
     server.terminate()
-    raise SystemExit("the server did not start")
+    log.seek(0)
+    raise SystemExit("the server did not start:\n" + log.read().decode(errors="replace")[-2000:])
 
 
 def lighthouse(url, cookie, out):
     headers = out.with_suffix(".headers.json")
     headers.write_text(json.dumps({"Cookie": cookie} if cookie else {}))
     env = {**os.environ, "CHROME_PATH": os.environ.get("CHROME_PATH", "/usr/bin/chromium")}
-    subprocess.run(["npx", "-y", LIGHTHOUSE,  # noqa: S603, S607 - a pinned Lighthouse through npx url, "--quiet", "--output=json", f"--output-path={out}",
-                    f"--only-categories={','.join(CATEGORIES)}", f"--extra-headers={headers}",
-                    "--chrome-flags=--headless=new --no-sandbox --disable-gpu"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    command = ["npx", "-y", LIGHTHOUSE, url, "--quiet", "--output=json", f"--output-path={out}",
+               f"--only-categories={','.join(CATEGORIES)}", f"--extra-headers={headers}",
+               "--chrome-flags=--headless=new --no-sandbox --disable-gpu"]
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)  # noqa: S603 - a pinned Lighthouse
     headers.unlink()
     report = json.loads(out.read_text())
     failed = [a["id"] for a in report["audits"].values()
@@ -107,7 +109,7 @@ def main():
     parser.add_argument("--pages", default="login,home,list,detail,form")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         env = django_env(Path(tmp) / "lighthouse.sqlite3")
         seeded = seed(env)
         pages = {"login": ("/accounts/login/", None), "home": ("/p/home/", seeded["cookie"]),
@@ -115,7 +117,7 @@ def main():
                  "detail": (f"/p/stay_detail/{seeded['stay']}/", seeded["cookie"]),
                  "form": ("/p/order_service/new/", seeded["cookie"])}
         port = free_port()
-        server = serve(env, port)
+        server = serve(env, port, stack.enter_context(tempfile.TemporaryFile()))
         rows, missed = [], False
         try:
             for name in args.pages.split(","):
