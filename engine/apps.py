@@ -36,8 +36,10 @@ class EngineConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from .language import remember_at_login
+        from .pages.intro import on_login
 
         user_logged_in.connect(remember_at_login, dispatch_uid="cabinet-language-at-login")
+        user_logged_in.connect(on_login, dispatch_uid="cabinet-intro")  # a role's first-visit intro
 
 
 class CabinetConfig(AppConfig):

@@ -84,6 +84,20 @@ class UserPreference(models.Model):
         return f"preferences of {self.user}"
 
 
+class IntroSeen(models.Model):
+    """A user saw (or skipped) a first-visit intro; ``intro`` names it: ``role:<name>`` or ``solution``."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    intro = models.CharField(max_length=100)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "intro"], name="engine_intro_seen_once")]
+
+    def __str__(self):
+        return f"{self.user} saw {self.intro}"
+
+
 class AuditRecord(models.Model):
     """One write to a row of the solution: who, when, what changed; written in the write's transaction."""
 
@@ -193,6 +207,6 @@ class Sequence(models.Model):
 from .builder.models import BuilderLog, Draft  # noqa: E402  (the builder's tables)
 from .chat.models import Attachment, ChatEvent, Conversation, Message, Participant  # noqa: E402  (the chat's tables)
 
-__all__ = ["Attachment", "AuditRecord", "BuilderLog", "ChatEvent", "Conversation", "Draft",
+__all__ = ["Attachment", "AuditRecord", "BuilderLog", "ChatEvent", "Conversation", "Draft", "IntroSeen",
            "Message", "Outbox", "Participant", "Sequence",
            "SolutionVersion", "Timer", "UserPreference", "WebhookDelivery"]

@@ -38,6 +38,11 @@ class RegistryNotReady(Exception):
 class UrlConf:
     """A URL configuration object for one built version (``request.urlconf`` accepts any object)."""
 
+    handler400 = "engine.pages.errors.bad_request"  # the cabinet's styled error pages (engine/pages/errors.py)
+    handler403 = "engine.pages.errors.permission_denied"
+    handler404 = "engine.pages.errors.page_not_found"
+    handler500 = "engine.pages.errors.server_error"
+
     def __init__(self, urlpatterns):
         self.urlpatterns = urlpatterns
 

@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "engine.pages.errors.MethodNotAllowedMiddleware",  # a bare 405 of a cabinet page gets the styled page
     "engine.middleware.ActiveSolutionMiddleware",
     "engine.accounts.twofactor.TwoFactorMiddleware",
     # Last, so it sees the lockout flag the login views leave on the request.
@@ -197,6 +198,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "engine.accounts.tokens.RevokeTokensOnPasswordChange"},
 ]
 LOGIN_URL = "/accounts/login/"
+CSRF_FAILURE_VIEW = "engine.pages.errors.csrf_failure"  # a styled, translated 403 that says what to do
 LOGIN_REDIRECT_URL = "/"
 
 # Proxies whose X-Forwarded-For is believed (addresses or CIDR blocks, comma-separated). Empty: the

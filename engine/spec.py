@@ -198,6 +198,18 @@ class GrantSpec:
 
 
 @dataclass(frozen=True)
+class IntroStep:
+    """One step of a first-visit introduction: a title and a (markdown) text, per language."""
+
+    title: Label
+    text: Label = Label()
+
+
+def make_intro(data):
+    return tuple(IntroStep(Label.of(step["title"]), Label.of(step.get("text"))) for step in data or ())
+
+
+@dataclass(frozen=True)
 class RoleSpec:
     name: str
     label: Label
@@ -206,6 +218,7 @@ class RoleSpec:
     home: str | None = None
     grants: tuple[GrantSpec, ...] = ()
     two_factor: bool = False  # holders log in with a TOTP code too (cabinet, admin, API tokens)
+    intro: tuple[IntroStep, ...] = ()  # shown once to each holder on their first visit
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
 
     def grant(self, entity):
@@ -463,6 +476,8 @@ class SolutionSpec:
     branding: tuple[tuple[str, str], ...] = ()
     home: tuple[tuple[str, str], ...] = ()
     description: Label = Label()
+    welcome: Label = Label()  # the login page's welcome text
+    intro: tuple[IntroStep, ...] = ()  # the first-visit intro of users whose roles have none
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
 
     def entity(self, name):
@@ -563,7 +578,8 @@ def make_role(doc, name, data):
         ))
     return RoleSpec(name=name, label=Label.of(data.get("label"), humanize(name)), group=data.get("group", name),
                     staff=data.get("staff", False), home=data.get("home"), grants=tuple(grants),
-                    two_factor=data.get("two_factor", False), loc=doc.loc(("roles", name), key=True))
+                    two_factor=data.get("two_factor", False), intro=make_intro(data.get("intro")),
+                    loc=doc.loc(("roles", name), key=True))
 
 
 def make_page(doc, name, data):
@@ -704,6 +720,7 @@ def make_solution_spec(doc):
     return SolutionSpec(
         name=sol["name"], label=Label.of(sol.get("label"), humanize(sol["name"])),
         description=Label.of(sol.get("description")), languages=languages,
+        welcome=Label.of(sol.get("welcome")), intro=make_intro(sol.get("intro")),
         default_language=default_language, theme=sol.get("theme", "default"),
         currency=sol.get("currency", "EUR"), timezone=sol.get("timezone"),
         branding=tuple(sorted(branding.items())), home=tuple(sorted((sol.get("home") or {}).items())),

@@ -55,6 +55,11 @@ def _root_builder():
     return builder_urlpatterns()
 
 
+handler400 = "engine.pages.errors.bad_request"
+handler403 = "engine.pages.errors.permission_denied"
+handler404 = "engine.pages.errors.page_not_found"
+handler500 = "engine.pages.errors.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     *_root_builder(),  # before anything is published, the builder can import a solution's files

@@ -31,6 +31,11 @@ class ThemedMixin:
     def get_template_names(self):
         return [f"{self.theme}/registration/{self.template}", f"default/registration/{self.template}"]
 
+    def get_context_data(self, **kwargs):
+        from ..pages.intro import welcome_context
+
+        return {**super().get_context_data(**kwargs), **welcome_context(self.request)}
+
 
 class LoginView(ThemedMixin, auth_views.LoginView):
     template = "login.html"

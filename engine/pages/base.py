@@ -91,6 +91,8 @@ class CabinetView(View):
         return page
 
     def context(self, page=None, **extra):
+        from .intro import intro_card  # the intro builds on this module
+
         spec, access = self.built.spec, self.access
         parent = page.parent or page.name if page else None
         menus = {"main_menu": self.site.menu(access), "section_menu": self.site.menu(access, "section", parent),
@@ -102,7 +104,8 @@ class CabinetView(View):
             **{name: [(p, label(p.title, self.built), badges.get(p.name)) for p in pages]
                for name, pages in menus.items()},
             "branding": dict(spec.branding), "languages": self.languages(), "access": access,
-            "current": parent, "badges": badges, "unread_total": sum(badges.values()), **extra,
+            "current": parent, "badges": badges, "unread_total": sum(badges.values()),
+            "intro": intro_card(self, page), **extra,
         }
 
     def badges(self, pages):

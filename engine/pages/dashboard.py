@@ -42,8 +42,11 @@ class DashboardPage(CabinetView):
             elif card.kind == "recent":
                 item["rows"] = self.recent_rows(card, rows) if rows is not None else []
             elif card.kind == "balance":
+                if not self.site.personal(access, card.entity):
+                    continue  # a balance is personal: never someone else's row shown as the reader's
                 f = self.built.spec.entity(card.entity).field(card.field)
-                row = rows.first() if rows is not None else None
+                own = rows[:2] if rows is not None else []  # exactly one own row, else no figure
+                row = own[0] if len(own) == 1 else None
                 item["value"] = display(row, f, self.built.spec.currency, self.refs()) if row and f else "—"
             elif card.kind == "text":
                 item["html"] = markdown_html(label(card.text, self.built))

@@ -56,6 +56,15 @@ class PageSite:
         menu = self.menu(access)
         return menu[0] if menu else None
 
+    @staticmethod
+    def personal(access, entity):
+        """Whether ``access``'s rows of ``entity`` are the user's own (every role's scope narrows them), so a
+        personal card (a balance) may show them as "yours"; never for a superuser or an 'all' scope."""
+        if access.is_superuser:
+            return False
+        rules = access.rules(entity, "view")
+        return bool(rules) and all(rule.scope != "all" for rule in rules)
+
     def detail_page(self, access, entity):
         """The first detail page of ``entity`` the user may open (rows link to it)."""
         return next((p for p in self.spec.pages if p.kind == "detail" and p.entity == entity
@@ -72,10 +81,12 @@ class PageSite:
 
     def urlpatterns(self):
         from . import views
+        from .intro import IntroView
 
         kwargs = {"built": self.built}
         return [
             path("", views.HomeView.as_view(**kwargs), name="home"),
+            path("welcome/", IntroView.as_view(**kwargs), name="intro"),
             path("p/<slug:page>/", views.PageView.as_view(**kwargs), name="page"),
             path("p/<slug:page>/new/", views.FormView.as_view(**kwargs), name="page-new"),
             path("p/<slug:page>/<int:pk>/", views.PageView.as_view(**kwargs), name="page-row"),

@@ -41,3 +41,35 @@ def test_resort_brand_colour_keeps_contrast():
 
     brand = yaml.safe_load((Path("solutions/resort/solution.yaml")).read_text())["solution"]["branding"]
     assert contrast("#ffffff", brand["primary"]) >= 4.5
+
+
+def dark_tokens():
+    block = re.search(r"@media \(prefers-color-scheme: dark\)\s*{\s*:root\s*{(.*?)}", CSS.read_text(), re.S).group(1)
+    return {**tokens(), **dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6})", block))}
+
+
+SEMANTIC = ("success", "warning", "danger", "info", "neutral")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("token", SEMANTIC)
+def test_semantic_colours_read_on_their_backgrounds(scheme, token):
+    t = tokens() if scheme == "light" else dark_tokens()
+    for bg in (f"c-{token}-bg", "card"):
+        assert contrast(t[f"c-{token}"], t[bg]) >= 4.5, (scheme, token, bg)
+    assert contrast(t["text"], t[f"c-{token}-bg"]) >= 4.5  # a message's text on its tinted box
+
+
+@pytest.mark.parametrize(("fg", "bg"), [("text", "bg"), ("text", "card"), ("muted", "card"), ("muted", "bg")])
+def test_dark_mode_text_pairs(fg, bg):
+    t = dark_tokens()
+    assert contrast(t[fg], t[bg]) >= 4.5, (fg, bg)
+
+
+def test_focus_ring_is_visible_on_the_page_and_the_design_system_names_exist():
+    t = tokens()
+    assert contrast(t["focus"], t["card"]) >= 3 and contrast(t["focus"], t["bg"]) >= 3
+    css = CSS.read_text()
+    for name in (".button--primary", ".button--danger", ".button--quiet", *(f".badge--{s}" for s in SEMANTIC),
+                 "--space-4", "--text-lg", ":focus-visible", "overflow-wrap: anywhere"):
+        assert name in css, name
