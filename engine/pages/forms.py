@@ -8,6 +8,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
@@ -19,6 +20,7 @@ from .base import CabinetView, label, render
 from .form_fields import formfield, offer_choices, prefill
 from .form_token import FIELD as TOKEN_FIELD
 from .form_token import Claim, new_token
+from .lines import LineRefused, line_sets, refusal_text
 
 
 class CabinetModelForm(forms.ModelForm):
@@ -119,7 +121,7 @@ class FormView(CabinetView):
         form = self.scoped(form_class(instance=obj, initial=initial))
         if obj is None:
             prefill(form, request.GET)
-        return self.show(spec, entity, obj, form)
+        return self.show(spec, entity, obj, form, lines=line_sets(self, spec, obj))
 
     def post(self, request, page, pk=None):
         spec, entity, obj, form_class, action = self.setup_form(page, pk)
@@ -142,35 +144,48 @@ class FormView(CabinetView):
         return redirect(*self.row_target(spec, entity, row.pk))
 
     def save(self, request, spec, entity, obj, form_class, action):
-        """Validate and write the row; return it, or the response showing why it was not saved."""
+        """Validate and write the row and its child rows in one transaction; return the row, or the
+        response showing why nothing was saved."""
         form = self.scoped(form_class(request.POST, request.FILES, instance=obj))
+        lines = line_sets(self, spec, obj, request.POST, request.FILES)
         if action == "create":
             form.force(self.access.resolved_forced(entity.name))
-        if not form.is_valid():
-            return self.show(spec, entity, obj, form, status=400)
+        valid = form.is_valid()
+        if not all([valid, *(line_set.is_valid() for line_set in lines)]):
+            return self.show(spec, entity, obj, form, status=400, lines=lines)
         try:
-            if action == "create":
-                return writes.create(self.access, entity.name, form.write_data(), source="page")
-            return writes.update(self.access, entity.name, obj, form.write_data(), source="page")
+            with transaction.atomic():
+                if action == "create":
+                    row = writes.create(self.access, entity.name, form.write_data(), source="page")
+                else:
+                    row = writes.update(self.access, entity.name, obj, form.write_data(), source="page")
+                for line_set in lines:
+                    line_set.save(row)
+                return row
+        except LineRefused:
+            form.add_error(None, refusal_text())
+            return self.show(spec, entity, obj, form, status=400, lines=lines)
         except writes.StateConflict as conflict:
             if conflict.code == "conflict":  # the database refused a row saved meanwhile with the same values
                 form.add_error(None, _("A row with these values already exists; it was saved in the meantime."))
-                return self.show(spec, entity, obj, form, status=400)
+                return self.show(spec, entity, obj, form, status=400, lines=lines)
             messages.error(request, _("This was not saved: %(reason)s") % {"reason": conflict.message})
-            return self.show(spec, entity, obj, form, status=409)
+            return self.show(spec, entity, obj, form, status=409, lines=lines)
         except writes.DomainError as refusal:
             form.refuse(refusal)
-            return self.show(spec, entity, obj, form, status=400)
+            return self.show(spec, entity, obj, form, status=400, lines=lines)
 
     def row_target(self, spec, entity, pk):
         target = self.site.row_page(self.access, entity.name)
         return "page-row", target.name if target else spec.name, pk
 
-    def show(self, page, entity, obj, form, status=200):
+    def show(self, page, entity, obj, form, status=200, lines=()):
         title = row_title(obj, entity, self.access.visible_fields(entity.name), self.built.spec.currency,
                           self.refs()) if obj else label(page.title, self.built)
         submit = label(page.submit, self.built) if page.submit.texts else _("Save")
         context = self.context(page, entity=entity, obj=obj, form=form, title=title, submit_label=submit,
                                form_token=new_token(), form_token_field=TOKEN_FIELD,
-                               invalid=form.is_bound and bool(form.errors))
+                               line_sets=lines, invalid=form.is_bound and (bool(form.errors) or any(
+                                   ls.errors or any(sl["form"] is not None and sl["form"].errors for sl in ls.slots)
+                                   for ls in lines)))
         return render(self.request, self.built, "form.html", context, status=status)
