@@ -34,6 +34,8 @@ def formfield(field, **kwargs):
     if f is not None and f.type in (FieldType.FILE, FieldType.IMAGE):
         kwargs["widget"] = ScopedFileInput(attrs={"accept": "image/*"} if f.type is FieldType.IMAGE else None)
     result = html5_widget(field, **kwargs)
+    if result is not None and isinstance(result.widget, forms.Textarea):
+        result.widget.attrs["rows"] = 4  # a phone screen, not a desktop editor; it grows as one types
     if f is not None and f.type in NUMBERS and result is not None:
         # The column's own range (64-bit integers) is still validated; the input shows only the YAML's.
         for attr, value in (("min", f.min_value), ("max", f.max_value)):

@@ -199,3 +199,24 @@ def test_form_page_keys_are_checked_with_located_errors():
     assert "'other' cannot be typed in a child row: it is 'via'" in text
     assert "'total' cannot be typed in a child row: it is computed" in text
     assert re.search(r"solution\.yaml:\d+:\d+: cabinet\.E963", text)
+
+
+def test_the_form_reads_its_choices_in_constant_queries(resort, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    login(client, "anna")
+    Service = resort.model("service")
+
+    def count():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/p/order_service/new/?service=1").status_code == 200
+        return len(queries)
+
+    count()  # caches warm up (groups, permissions)
+    few = count()
+    Service.objects.bulk_create([Service(name=f"Extra {i}", price=i, category="spa") for i in range(40)])
+    many = count()
+    assert many <= few, (few, many)  # not one more query for 40 more choices
+    html = client.get("/p/order_service/new/").content.decode()
+    assert "Extra 39 · 39.00 EUR" in html
