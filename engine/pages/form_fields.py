@@ -65,15 +65,27 @@ class ScopedFileInput(forms.ClearableFileInput):
         return context
 
 
-def offer_choices(form, access, built):
-    """Narrow every ref input of ``form`` to the reader's choices, named; fix a required ref with one choice."""
+def offer_choices(form, access, built, shared=None):
+    """Narrow every ref input of ``form`` to the reader's choices, named; fix a required ref with one choice.
+
+    ``shared`` ({field: current ids of all the rows}, filled with the choices) lets many forms of one entity
+    (child rows) share one read of the choices: queries stay constant in the number of rows.
+    """
     entity = form._meta.model.spec.name
     for name, field in form.fields.items():
         if getattr(field, "queryset", None) is None:
             continue
-        current = access.current_choices(form.instance, name)
-        field.queryset = access.ref_choices(entity, name, current)  # the API's rule too
-        choices = ref_choice_list(access, built, entity, name, current)
+        if shared is not None and name in shared:
+            found = shared[name]
+            if not isinstance(found, tuple) or len(found) != 2 or not isinstance(found[1], list):
+                current = found
+                found = shared[name] = (access.ref_choices(entity, name, current),
+                                        ref_choice_list(access, built, entity, name, current))
+            field.queryset, choices = found
+        else:
+            current = access.current_choices(form.instance, name)
+            field.queryset = access.ref_choices(entity, name, current)  # the API's rule too
+            choices = ref_choice_list(access, built, entity, name, current)
         many = isinstance(field, forms.ModelMultipleChoiceField)
         if not many and field.required and len(choices) == 1:
             pk, text = choices[0]

@@ -33,9 +33,13 @@ class LineSet:
         self.can_create = access.can(line.entity, "create")
         self.can_update = access.can(line.entity, "update")
         self.can_delete = access.can(line.entity, "delete")
-        self.rows = list(access.queryset(line.entity, "view").filter(**{line.via: parent}).order_by("pk")) \
-            if parent is not None else []
+        related = [f.name for f in self.model._meta.concrete_fields if f.is_relation and f.name != line.via]
+        self.rows = list(access.queryset(line.entity, "view").filter(**{line.via: parent})
+                         .select_related(*related).order_by("pk")) if parent is not None else []
         editable = {action: self._names(access, action) for action in ("create", "update")}
+        refs = {n for names in editable.values() for n in names if self.model._meta.get_field(n).is_relation}
+        # every line form reads its ref choices from one query per field (the current values of all rows kept)
+        self.shared = {n: sorted({pk for row in self.rows for pk in access.current_choices(row, n)}) for n in refs}
         self.create_class = self._form_class(editable["create"])
         self.update_class = self._form_class(editable["update"]) if editable["update"] else None
         self.bound = data is not None
@@ -57,7 +61,7 @@ class LineSet:
 
     def _form(self, form_class, key, instance=None, data=None, files=None):
         form = form_class(data, files, instance=instance, prefix=f"{self.prefix}-{key}")
-        offer_choices(form, self.view.access, self.view.built)
+        offer_choices(form, self.view.access, self.view.built, self.shared)
         if instance is None or instance.pk is None:
             form.force(self.view.access.resolved_forced(self.entity))
         return form
@@ -97,15 +101,15 @@ class LineSet:
             extra = max(0, min(extra, self.line.max - len(slots))) or (1 if self.can_create and not slots else 0)
             slots += [{"form": self._new_form(start + i), "row": None, "remove": False, "key": start + i}
                       for i in range(extra)]
-        for slot in slots:
-            slot["text"] = self._text(slot["row"]) if slot["row"] is not None else ""
+        shown = [slot["row"] for slot in slots if slot["row"] is not None and slot["form"] is None]
+        if shown:  # rows shown as text: their refs' visibility read once for all of them
+            spec = self.view.built.spec.entity(self.entity)
+            fields = label_fields(spec, self.view.access.visible_fields(self.entity))
+            refs = self.view.refs().load(shown, fields)
+            for slot in slots:
+                if slot["row"] is not None and slot["form"] is None:
+                    slot["text"] = row_label(slot["row"], fields, self.view.built.spec.currency, refs)
         return slots
-
-    def _text(self, row):
-        access = self.view.access
-        spec = self.view.built.spec.entity(self.entity)
-        fields = label_fields(spec, access.visible_fields(self.entity))
-        return row_label(row, fields, self.view.built.spec.currency, self.view.refs())
 
     @property
     def total(self):
