@@ -109,7 +109,7 @@ class FormView(CabinetView):
 
     def scoped(self, form):
         spec = form._meta.model.spec
-        offer_choices(form, self.access, self.built)
+        offer_choices(form, self.access, self.access.policy.built)
         for name, field in form.fields.items():
             if form.instance.pk is None and spec.field(name).default_expr is not None:
                 field.required = False  # left empty, the write path fills it from the expression

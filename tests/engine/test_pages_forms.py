@@ -114,6 +114,8 @@ def test_a_refused_form_shows_why_and_can_be_sent_again(resort, client):
 def test_new_guest_form_offers_only_guest_accounts_without_a_guest_record(resort, client):
     User = get_user_model()
     carol = User.objects.create_user("carol", password="x-carol-123", first_name="Carol", last_name="King")
+    carol.groups.add(Group.objects.get_or_create(name="guest")[0])  # a guest's account without a guest record
+    User.objects.create_user("erin", password="x-erin-12345")  # an account of no role: not this form's to pick
     User.objects.create_user("dan", password="x-dan-12345").groups.add(Group.objects.get_or_create(name="reception")[0])
     login(client, "reception")
     html = client.get("/p/guests/new/").content.decode()  # the list page's own form
