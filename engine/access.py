@@ -349,6 +349,8 @@ class Access:
             group__name__in=set(self.policy.staff_groups.values())).values("user_id")
         free = (Q(pk__in=members, is_staff=False, is_superuser=False) & ~Q(pk__in=taken) & ~Q(pk__in=staff)
                 & ~Q(**{User.USERNAME_FIELD: guardian_settings.ANONYMOUS_USER_NAME}))
+        if self.is_superuser:  # a superuser may link any real account that has no such row yet
+            free = ~Q(pk__in=taken) & ~Q(**{User.USERNAME_FIELD: guardian_settings.ANONYMOUS_USER_NAME})
         kept = _ids(current)
         return User._default_manager.filter(free | Q(pk__in=kept) if kept else free)
 
