@@ -307,6 +307,8 @@ class Access:
         spec = self.entity(entity).entity.field(field)
         if spec is None or spec.type not in (FieldType.REF, FieldType.REFS):
             raise ValueError(f"'{entity}.{field}' is not a ref")
+        if (entity, field) in self.policy.profiles:
+            return self._unlinked(entity, field, current)
         rows = self._reachable(spec)
         limit = self.policy.limits.get((entity, field))
         if limit is not None:
@@ -325,6 +327,32 @@ class Access:
             return tuple(getattr(obj, field).values_list("pk", flat=True))
         value = getattr(obj, model_field.attname)
         return () if value is None else (value,)
+
+    def _unlinked(self, entity, field, current):
+        """The accounts a profile row (a unique ref to the user) may be linked to: the members of the roles
+        that own such rows (scope ``own`` through this field) with no such row yet that are not staff (no
+        staff role's group, no admin flag), plus the row's own account.
+
+        Reception creating a guest picks among guests' accounts without a guest record: never guardian's
+        anonymous account, a colleague, or an account another guest row already holds.
+        """
+        User = get_user_model()
+        if not self.user.is_authenticated:
+            return User._default_manager.none()
+        ep = self.entity(entity)
+        # whose profile this is: members of the non-staff roles that see their own rows through this field
+        owners = {role.group for role in self.policy.built.spec.roles if not role.staff
+                  and ep.entity.owner == field and role.name in ep.rules and ep.rules[role.name].scope == "own"}
+        members = User.groups.through.objects.filter(group__name__in=owners).values("user_id")
+        taken = ep.model._base_manager.filter(**{f"{field}__isnull": False}).values(field)
+        staff = User.groups.through.objects.filter(
+            group__name__in=set(self.policy.staff_groups.values())).values("user_id")
+        free = (Q(pk__in=members, is_staff=False, is_superuser=False) & ~Q(pk__in=taken) & ~Q(pk__in=staff)
+                & ~Q(**{User.USERNAME_FIELD: guardian_settings.ANONYMOUS_USER_NAME}))
+        if self.is_superuser:  # a superuser may link any real account that has no such row yet
+            free = ~Q(pk__in=taken) & ~Q(**{User.USERNAME_FIELD: guardian_settings.ANONYMOUS_USER_NAME})
+        kept = _ids(current)
+        return User._default_manager.filter(free | Q(pk__in=kept) if kept else free)
 
     def _reachable(self, spec):
         if spec.to != USER:

@@ -108,6 +108,12 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E374": (ERROR, "timer runs in a state its transition does not start from"),
     "E375": (ERROR, "timer with actions does not say in which states it runs"),
     "E377": (ERROR, "timer does a transition that needs fields filled in"),
+    # Form pages (engine/pages/form_checks.py)
+    "E960": (ERROR, "form page key on a page that is not a form"),
+    "E961": (ERROR, "child rows whose 'via' is not a ref to the page's entity"),
+    "E962": (ERROR, "child row field that cannot be typed"),
+    "E963": (ERROR, "child rows with 'min' above 'max'"),
+    "E964": (ERROR, "the same child rows listed twice on one form"),
     # Chats (engine/chat)
     "E380": (ERROR, "chat key that does not apply to the chat's type"),
     "E381": (ERROR, "chat lacks a key its type needs"),

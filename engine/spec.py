@@ -253,6 +253,19 @@ class RelatedSpec:
 
 
 @dataclass(frozen=True)
+class LineSpec:
+    """Child rows edited in a form page with their parent: rows of ``entity`` whose ref ``via`` is the parent."""
+
+    entity: str
+    via: str
+    fields: tuple[str, ...] = ()
+    title: Label = Label()
+    min: int = 0
+    max: int = 20
+    extra: int = 2  # empty rows offered without JavaScript
+
+
+@dataclass(frozen=True)
 class PageSpec:
     name: str
     kind: str
@@ -275,6 +288,8 @@ class PageSpec:
     content: Label = Label()
     cards: tuple[CardSpec, ...] = ()
     chats: tuple[str, ...] = ()  # chat: its one chat; inbox: the chats it gathers
+    submit: Label = Label()  # form pages: the submit button's label
+    lines: tuple[LineSpec, ...] = ()  # form pages: child rows saved with the row
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
 
 
@@ -595,6 +610,10 @@ def make_page(doc, name, data):
                                   _tuple(r.get("columns"))) for r in data.get("related", ())),
         content=Label.of(data.get("content")),
         chats=(data["chat"],) if "chat" in data else _tuple(data.get("chats")),
+        submit=Label.of(data.get("submit")),
+        lines=tuple(LineSpec(entity=item["entity"], via=item["via"], fields=_tuple(item.get("fields")),
+                             title=Label.of(item.get("title"), humanize(item["entity"])), min=item.get("min", 0),
+                             max=item.get("max", 20), extra=item.get("extra", 2)) for item in data.get("lines", ())),
         cards=tuple(
             CardSpec(kind=c["kind"], title=Label.of(c.get("title")), entity=c.get("entity"), page=c.get("page"),
                      field=c.get("field"), filter=_card_filter(c.get("filter")), limit=c.get("limit", 5),

@@ -8,14 +8,19 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
-from django.http import Http404
+from django.db import transaction
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
 from .. import content, writes
 from ..display import row_title
 from ..rules.runtime import initial_values
-from .base import CabinetView, html5_widget, label, render
+from .base import CabinetView, label, render
+from .form_fields import formfield, offer_choices, prefill
+from .form_token import FIELD as TOKEN_FIELD
+from .form_token import Claim, new_token
+from .lines import LineRefused, line_sets, refusal_text
 
 
 class CabinetModelForm(forms.ModelForm):
@@ -102,16 +107,14 @@ class FormView(CabinetView):
             raise Http404
         form_class = forms.modelform_factory(self.built.model(entity.name), form=CabinetModelForm,
                                              fields=content.form_names(entity, names),  # each language
-                                             formfield_callback=html5_widget)
+                                             formfield_callback=formfield)
         form_class.states = states
         return page, entity, obj, form_class, action
 
     def scoped(self, form):
         spec = form._meta.model.spec
+        offer_choices(form, self.access, self.access.policy.built)
         for name, field in form.fields.items():
-            if getattr(field, "queryset", None) is not None:
-                field.queryset = self.access.ref_choices(  # the API's rule too
-                    spec.name, name, self.access.current_choices(form.instance, name))
             if form.instance.pk is None and getattr(spec.field(name), "default_expr", None) is not None:
                 field.required = False  # left empty, the write path fills it from the expression
         return form
@@ -119,35 +122,74 @@ class FormView(CabinetView):
     def get(self, request, page, pk=None):
         spec, entity, obj, form_class, action = self.setup_form(page, pk)
         initial = initial_values(self.access, entity.name) if obj is None else {}  # `default_expr` values
-        return self.show(spec, entity, obj, self.scoped(form_class(instance=obj, initial=initial)))
+        form = self.scoped(form_class(instance=obj, initial=initial))
+        if obj is None:
+            prefill(form, request.GET)
+        return self.show(spec, entity, obj, form, lines=line_sets(self, spec, obj))
 
     def post(self, request, page, pk=None):
         spec, entity, obj, form_class, action = self.setup_form(page, pk)
+        claim = Claim(request)
+        if not claim.fresh:  # the same form sent again: nothing more is written
+            messages.info(request, _("This form was already sent; it was saved once."))
+            if claim.row is None:
+                return redirect(request.get_full_path())
+            return redirect(*self.row_target(spec, entity, claim.row))
+        row = None
+        try:
+            row = self.save(request, spec, entity, obj, form_class, action)
+        finally:
+            if isinstance(row, HttpResponse) or row is None:
+                claim.release()
+        if isinstance(row, HttpResponse):
+            return row
+        claim.done(row.pk)
+        messages.success(request, _("Saved."))
+        return redirect(*self.row_target(spec, entity, row.pk))
+
+    def save(self, request, spec, entity, obj, form_class, action):
+        """Validate and write the row and its child rows in one transaction; return the row, or the
+        response showing why nothing was saved."""
         form = self.scoped(form_class(request.POST, request.FILES, instance=obj))
+        lines = line_sets(self, spec, obj, request.POST, request.FILES)
         if action == "create":
             form.force(self.access.resolved_forced(entity.name))
-        if not form.is_valid():
-            return self.show(spec, entity, obj, form, status=400)
+        valid = form.is_valid()
+        if not all([valid, *(line_set.is_valid() for line_set in lines)]):
+            return self.show(spec, entity, obj, form, status=400, lines=lines)
         try:
-            if action == "create":
-                row = writes.create(self.access, entity.name, form.write_data(), source="page")
-            else:
-                row = writes.update(self.access, entity.name, obj, form.write_data(), source="page")
+            with transaction.atomic():
+                if action == "create":
+                    row = writes.create(self.access, entity.name, form.write_data(), source="page")
+                else:
+                    row = writes.update(self.access, entity.name, obj, form.write_data(), source="page")
+                for line_set in lines:
+                    line_set.save(row)
+                return row
+        except LineRefused:
+            form.add_error(None, refusal_text())
+            return self.show(spec, entity, obj, form, status=400, lines=lines)
         except writes.StateConflict as conflict:
             if conflict.code == "conflict":  # the database refused a row saved meanwhile with the same values
                 form.add_error(None, _("A row with these values already exists; it was saved in the meantime."))
-                return self.show(spec, entity, obj, form, status=400)
+                return self.show(spec, entity, obj, form, status=400, lines=lines)
             messages.error(request, _("This was not saved: %(reason)s") % {"reason": conflict.message})
-            return self.show(spec, entity, obj, form, status=409)
+            return self.show(spec, entity, obj, form, status=409, lines=lines)
         except writes.DomainError as refusal:
             form.refuse(refusal)
-            return self.show(spec, entity, obj, form, status=400)
-        messages.success(request, _("Saved."))
-        target = self.site.row_page(self.access, entity.name)
-        return redirect("page-row", target.name if target else spec.name, row.pk)
+            return self.show(spec, entity, obj, form, status=400, lines=lines)
 
-    def show(self, page, entity, obj, form, status=200):
+    def row_target(self, spec, entity, pk):
+        target = self.site.row_page(self.access, entity.name)
+        return "page-row", target.name if target else spec.name, pk
+
+    def show(self, page, entity, obj, form, status=200, lines=()):
         title = row_title(obj, entity, self.access.visible_fields(entity.name), self.built.spec.currency,
                           self.refs()) if obj else label(page.title, self.built)
-        context = self.context(page, entity=entity, obj=obj, form=form, title=title)
+        submit = label(page.submit, self.built) if page.submit.texts else _("Save")
+        context = self.context(page, entity=entity, obj=obj, form=form, title=title, submit_label=submit,
+                               form_token=new_token(), form_token_field=TOKEN_FIELD,
+                               line_sets=lines, invalid=form.is_bound and (bool(form.errors) or any(
+                                   ls.errors or any(sl["form"] is not None and sl["form"].errors for sl in ls.slots)
+                                   for ls in lines)))
         return render(self.request, self.built, "form.html", context, status=status)

@@ -80,7 +80,7 @@ class PageSite:
                      and self.allowed(access, p)), None)
 
     def urlpatterns(self):
-        from . import views
+        from . import files, views
         from .intro import IntroView
 
         kwargs = {"built": self.built}
@@ -101,6 +101,9 @@ class PageSite:
             path("p/<slug:page>/start/", views.StartView.as_view(**kwargs), name="chat-start"),
             path("p/<slug:page>/row/<int:row>/", views.TicketRowView.as_view(**kwargs), name="chat-row"),
             path("accounts/profile/", views.ProfileView.as_view(**kwargs), name="profile"),
+            path("files/<slug:entity>/<int:pk>/<slug:field>/", files.download, kwargs=kwargs, name="file"),
+            path("files/<slug:entity>/<int:pk>/<slug:field>/thumb/<int:size>/", files.thumbnail, kwargs=kwargs,
+                 name="file-thumb"),
             path("manifest.webmanifest", views.manifest, kwargs=kwargs, name="manifest"),
             path("sw.js", views.service_worker, kwargs=kwargs, name="service-worker"),
             path("offline/", views.offline, kwargs=kwargs, name="offline"),
