@@ -256,6 +256,8 @@ class PageSpec:
     content: Label = Label()
     cards: tuple[CardSpec, ...] = ()
     chats: tuple[str, ...] = ()  # chat: its one chat; inbox: the chats it gathers
+    where: str | None = None  # list: a fixed condition (an expression) on the rows shown
+    export: tuple[str, ...] = ()  # list: the export formats offered (csv, xlsx)
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
 
 
@@ -570,6 +572,7 @@ def make_page(doc, name, data):
                                   _tuple(r.get("columns"))) for r in data.get("related", ())),
         content=Label.of(data.get("content")),
         chats=(data["chat"],) if "chat" in data else _tuple(data.get("chats")),
+        where=data.get("where"), export=_tuple(data.get("export")),
         cards=tuple(
             CardSpec(kind=c["kind"], title=Label.of(c.get("title")), entity=c.get("entity"), page=c.get("page"),
                      field=c.get("field"), filter=_card_filter(c.get("filter")), limit=c.get("limit", 5),
