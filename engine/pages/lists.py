@@ -50,12 +50,13 @@ def unscoped(access, entity):
     return not access.queryset(entity, "view").query.where
 
 
-def listing(view, page):
-    """The ``Listing`` of list page ``page`` for the request: scope, ``where``, filters, search and sort."""
+def listing(view, page, limit=COLUMNS):
+    """The ``Listing`` of list page ``page`` for the request: scope, ``where``, filters, search and sort
+    (at most ``limit`` columns; an export takes them all)."""
     entity, access, request = view.entity(page), view.access, view.request
     visible = access.visible_fields(entity.name)
     columns = Columns(access, view.built.spec, entity.name, page.columns or visible,
-                      lambda text: label(text, view.built), view.refs(), limit=COLUMNS)
+                      lambda text: label(text, view.built), view.refs(), limit=limit)
     rows = access.queryset(entity.name, "list")
     if page.where:
         rows = rows.filter(access.policy.expression(page.where, entity.name).q(access.env))

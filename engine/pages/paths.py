@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Exists, OuterRef
+
+from ..display import Refs, cell, row_title
 from ..fieldtypes import FieldType
 from ..loader import path_text
 from ..spec import USER
@@ -145,13 +148,23 @@ def heading(spec, path, label):
     return label(path.field.label)
 
 
+def steps(path):
+    """(lookup, entity) of every row the path reaches: each hop, and the row a final ref points at."""
+    refs = [f for _, f in path.hops]
+    if path.field.type is FieldType.REF and path.field.to != USER:
+        refs.append(path.field)
+    return [("__".join(r.name for r in refs[:i + 1]), f.to) for i, f in enumerate(refs)]
+
+
 class Columns:
     """The columns of a page as one reader sees them, and how their rows are read and shown.
 
     ``names`` are fields or paths of ``entity``; the ones naming a field the reader may not see at some
-    hop (or that do not resolve: a page of an older check) are left out. ``select`` adds what the query
-    needs, ``load`` reads at once which rows along the paths the reader may view (one query per entity)
-    and the computed values of rows reached along paths (one query per entity), ``cells`` shows a row.
+    hop (or that do not resolve: a page of an older check) are left out. ``select`` makes the page's one
+    query read the related rows and, for each row along a path of an entity the reader sees only in part,
+    whether the reader may view it (an ``EXISTS`` over that entity's scope). ``load`` then reads the
+    computed values of rows reached along paths and the many-refs' rows (one query per entity), and
+    ``cells`` shows a row.
     """
 
     def __init__(self, access, spec, entity, names, label, refs, many=False, limit=None):
@@ -167,11 +180,17 @@ class Columns:
             self.columns.append(Column(name, path, heading(spec, path, label)))
         if limit is not None:
             self.columns = self.columns[:limit]
+        self.flags = {}  # lookup of a row along a path -> the annotation saying whether the reader may view it
+        for column in self.columns:
+            for lookup, target in steps(column.path):
+                if lookup not in self.flags and access.queryset(target, "view").query.where:
+                    self.flags[lookup] = ("cabinet_seen_" + lookup.replace("__", "_via_"), target)
 
     def sees(self, path):
         access = self.access
         return all(name in access.visible_fields(entity) for entity, name in path.entities) and all(
-            access.can(f.to, "view") for _, f in path.hops)
+            access.can(f.to, "view") for _, f in path.hops) and (
+            path.field.type is not FieldType.REF or path.field.to == USER or access.can(path.field.to, "view"))
 
     def __iter__(self):
         return iter(self.columns)
@@ -179,36 +198,29 @@ class Columns:
     def __len__(self):
         return len(self.columns)
 
-    @property
-    def fields(self):
-        """The field specs of the plain columns (the row's own fields)."""
-        return [c.path.field for c in self.columns if c.path.is_plain]
-
     def select(self, queryset):
-        """``queryset`` with the related rows the columns show (and many-refs prefetched)."""
+        """``queryset`` with the related rows the columns show, whether the reader may view them, and the
+        many-refs prefetched."""
         related = sorted({c.path.related for c in self.columns if c.path.related})
         many = [c.path.field.name for c in self.columns if c.path.is_plain and c.path.field.type is FieldType.REFS]
         queryset = queryset.select_related(*related) if related else queryset
+        if self.flags:
+            queryset = queryset.annotate(**{flag: Exists(self.access.queryset(target, "view").filter(
+                pk=OuterRef(lookup))) for lookup, (flag, target) in self.flags.items()})
         return queryset.prefetch_related(*many) if many else queryset
 
     def load(self, rows):
-        """Read which rows along the paths are viewable and the computed values they show; return self."""
-        wanted, computed = {}, {}
+        """Read the computed values of the rows reached along paths and the viewable rows of the many-refs
+        shown (one query per entity); return self."""
+        computed = {}
         for column in self.columns:
-            objs = list(rows)
-            for _entity, f in column.path.hops:
-                wanted.setdefault(f.to, set()).update(getattr(o, f"{f.name}_id") for o in objs)
-                objs = [o for o in (getattr(o, f.name) for o in objs) if o is not None]
             field = column.path.field
             if column.path.hops and not field.stored:
+                objs = [o for o in (self.target(row, column) for row in rows) if o is not None]
                 computed.setdefault(column.path.owner, {}).setdefault(field.name, []).extend(objs)
-            if field.type is FieldType.REF:
-                self.refs.load(objs, [field])
-        for entity, ids in wanted.items():
-            self.refs._viewable(entity, ids - {None})
         for entity, by_name in computed.items():
             self._computed(entity, by_name)
-        self.refs.load(rows, self.fields)
+        self.refs.load(rows, [c.path.field for c in self.columns if c.path.field.type is FieldType.REFS])
         return self
 
     def _computed(self, entity, by_name):
@@ -222,26 +234,37 @@ class Columns:
             for name, value in zip(names, values.get(o.pk, (None,) * len(names)), strict=True):
                 o.__dict__[name] = value
 
-    def target(self, obj, column):
-        return self.target_of(obj, column, self.refs)
+    def seen(self, row, lookup):
+        """Whether the reader may view the row at ``lookup`` from ``row`` (read by the page's query)."""
+        flag = self.flags.get(lookup)
+        return flag is None or bool(getattr(row, flag[0], False))
 
-    @staticmethod
-    def target_of(obj, column, refs):
+    def target(self, row, column):
         """The row ``column`` reads its last field from, or None when a row along the path is unset or out
-        of the reader's scope (as far as ``refs`` has loaded it)."""
+        of the reader's scope."""
+        obj, names = row, []
         for _entity, f in column.path.hops:
-            pk = getattr(obj, f"{f.name}_id")
-            if pk is None or pk not in refs.viewable.get(f.to, ()):
+            names.append(f.name)
+            if getattr(obj, f"{f.name}_id") is None or not self.seen(row, "__".join(names)):
                 return None
             obj = getattr(obj, f.name)
         return obj
 
-    def cells(self, obj, currency):
-        """The cells of ``obj``: ``display.cell`` of each column ("" where the path is out of scope)."""
-        from ..display import cell
+    def value(self, row, column, currency, show):
+        """What ``column`` shows for ``row`` through ``show`` (``display.cell`` or ``display.display``)."""
+        target = self.target(row, column)
+        if target is None:
+            return ""
+        f = column.path.field
+        if f.type is FieldType.REF and f.to != USER:
+            lookup = column.path.related
+            if getattr(target, f"{f.name}_id") is None or not self.seen(row, lookup):
+                return ""
+            other = self.spec.entity(f.to)
+            return row_title(getattr(target, f.name), other, self.access.visible_fields(f.to), currency,
+                             Refs(self.access, self.spec, currency, nested=True))
+        return show(target, f, currency, self.refs)
 
-        found = []
-        for column in self.columns:
-            target = self.target(obj, column)
-            found.append("" if target is None else cell(target, column.path.field, currency, self.refs))
-        return found
+    def cells(self, row, currency):
+        """The cells of ``row``: ``display.cell`` of each column ("" where the path is out of scope)."""
+        return [self.value(row, column, currency, cell) for column in self.columns]

@@ -12,6 +12,7 @@ from .calendar import CalendarPage
 from .chat import ChatPage, ConversationActionView, ConversationView, MessageActionView, StartView, TicketRowView
 from .dashboard import DashboardPage
 from .detail import DetailPage
+from .exports import ExportView
 from .forms import FormView
 from .info import InfoPage
 from .lists import ListPage
@@ -19,9 +20,9 @@ from .profile import ProfileView
 from .pwa import icon, manifest, offline, service_worker
 from .transitions import TransitionView
 
-__all__ = ["CabinetView", "ConversationActionView", "ConversationView", "FormView", "HomeView", "LoginRequired",
-           "MessageActionView", "PageView", "ProfileView", "StartView", "TicketRowView", "TransitionView", "icon",
-           "manifest", "offline", "service_worker"]
+__all__ = ["CabinetView", "ConversationActionView", "ConversationView", "ExportView", "FormView", "HomeView",
+           "LoginRequired", "MessageActionView", "PageView", "ProfileView", "StartView", "TicketRowView",
+           "TransitionView", "icon", "manifest", "offline", "service_worker"]
 
 
 class PageView(ListPage, DetailPage, DashboardPage, InfoPage, CalendarPage, ChatPage):

@@ -239,3 +239,61 @@ pages:
 """)
     codes = [re.search(r"cabinet\.(E\d+)", p).group(1) for p in found]
     assert codes == ["E903", "E903", "E300", "E904", "E904", "E905"], found
+
+
+# --- exports ----------------------------------------------------------------------------------------
+
+def csv_rows(response):
+    import csv
+
+    assert response.streaming and response["Content-Type"].startswith("text/csv")
+    return list(csv.reader(b"".join(response.streaming_content).decode().splitlines()))
+
+
+def test_export_links_carry_the_filters(resort, client):
+    login(client, "reception")
+    html = client.get("/p/stays/?status=in_house").content.decode()
+    assert 'href="/p/stays/export/csv/?status=in_house"' in html
+    assert 'href="/p/stays/export/xlsx/?status=in_house"' in html
+    assert "/export/" not in client.get("/p/services/").content.decode()  # no export declared
+
+
+def test_csv_export_has_exactly_the_readers_rows_and_columns(resort, client):
+    login(client, "anna")
+    rows = csv_rows(client.get("/p/stays/export/csv/"))
+    assert rows[0] == ["Check-in", "Check-out", "Room", "Guest", "Status"]
+    assert len(rows) == 3 and {r[3] for r in rows[1:]} == {"Anna Petrova"}  # not Boris's stay
+    client.logout()
+    login(client, "reception")
+    rows = csv_rows(client.get("/p/stays/export/csv/?status=in_house&sort=guest.full_name"))
+    assert [r[3] for r in rows[1:]] == ["Anna Petrova", "Boris Ivanov"]
+    assert client.get("/p/stays/export/pdf/").status_code == 404
+    assert client.get("/p/services/export/csv/").status_code == 404
+
+
+def test_xlsx_export_and_formula_cells_are_inert(resort, client):
+    from openpyxl import load_workbook
+
+    resort.model("guest").objects.filter(full_name="Boris Ivanov").update(full_name="=HYPERLINK(1)")
+    login(client, "reception")
+    response = client.get("/p/stays/export/xlsx/")
+    assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
+    book = load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
+    values = [list(r) for r in book.active.iter_rows(values_only=True)]
+    assert values[0] == ["Check-in", "Check-out", "Room", "Guest", "Status"] and len(values) == 4
+    assert "'=HYPERLINK(1)" in [r[3] for r in values]
+
+
+def test_export_queries_do_not_grow_with_rows(resort, client):
+    Stay = resort.model("stay")
+    stay = Stay.objects.filter(guest__full_name="Anna Petrova").first()
+    counts = []
+    login(client, "anna")
+    client.get("/p/stays/export/csv/")
+    for extra in (0, 1200):  # more than two chunks of the cursor
+        Stay.objects.bulk_create([Stay(guest=stay.guest, check_in=stay.check_in, check_out=stay.check_out)
+                                  for _ in range(extra)])
+        with CaptureQueriesContext(connection) as ctx:
+            rows = csv_rows(client.get("/p/stays/export/csv/"))
+        counts.append(len(ctx.captured_queries))
+    assert len(rows) == 1 + 2 + 1200 and counts[0] == counts[1], counts
