@@ -297,3 +297,12 @@ def test_export_queries_do_not_grow_with_rows(resort, client):
             rows = csv_rows(client.get("/p/stays/export/csv/"))
         counts.append(len(ctx.captured_queries))
     assert len(rows) == 1 + 2 + 1200 and counts[0] == counts[1], counts
+
+
+def test_lists_speak_russian(resort, client):
+    login(client, "anna")
+    client.post("/i18n/setlang/", {"language": "ru", "next": "/p/home/"})
+    html = client.get("/p/my_orders/").content.decode()
+    assert "назад</time>" in html and "Цена" in html and "65,00" in html
+    empty = client.get("/p/my_orders/?status=cancelled").content.decode()
+    assert "Под эти фильтры ничего не подходит." in empty and "Сбросить фильтры" in empty
