@@ -23,10 +23,11 @@ NO_VALUES = {FieldType.REF, FieldType.REFS, FieldType.JSON, FieldType.TEXT, Fiel
 
 
 class DetailPage(CabinetView):
-    def detail(self, page, pk, status=200):
+    def detail(self, page, pk, status=200, edit_url=False):
+        """The row ``pk`` of the page's entity; ``edit_url`` replaces the edit link (a record page's)."""
         entity, access = self.entity(page), self.access
         visible = access.visible_fields(entity.name)
-        sections = page.sections if page.kind == "detail" and page.sections else None
+        sections = page.sections if page.kind in ("detail", "record") and page.sections else None
         shown, currency = self.refs(), self.built.spec.currency
         text = lambda value: label(value, self.built)  # noqa: E731
         parts = [(text(s.title), Columns(access, self.built.spec, entity.name, s.fields, text, shown, many=True))
@@ -41,15 +42,16 @@ class DetailPage(CabinetView):
             columns.load([obj])
             groups.append((section_title, list(zip((c.title for c in columns), columns.cells(obj, currency),
                                                    strict=True))))
-        related = [found for rel in (page.related if page.kind == "detail" else ())
+        related = [found for rel in (page.related if page.kind in ("detail", "record") else ())
                    if (found := self.related(rel, obj, shown)) is not None]
         actions = [self.action_item(page, obj, name, t) for name, t in available(access, entity.name, obj).items()]
         can_edit = access.queryset(entity.name, "update").filter(pk=obj.pk).exists() if access.can(
             entity.name, "update") else False
         title = row_title(obj, entity, visible, currency, shown)
         context = self.context(page, entity=entity, obj=obj, title=title, groups=groups, related=related,
-                               actions=actions, edit_url=reverse("page-edit", args=[page.name, obj.pk])
-                               if can_edit else None, timeline=self.timeline(entity, obj))
+                               actions=actions, edit_url=(reverse("page-edit", args=[page.name, obj.pk])
+                                                          if can_edit else None) if edit_url is False else edit_url,
+                               timeline=self.timeline(entity, obj))
         return render(self.request, self.built, "detail.html", context, status=status)
 
     def related(self, rel, obj, shown):

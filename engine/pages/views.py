@@ -18,6 +18,7 @@ from .info import InfoPage
 from .lists import ListPage
 from .profile import ProfileView
 from .pwa import icon, manifest, offline, service_worker
+from .record import RecordPage
 from .transitions import TransitionView
 
 __all__ = ["CabinetView", "ConversationActionView", "ConversationView", "ExportView", "FormView", "HomeView",
@@ -25,7 +26,7 @@ __all__ = ["CabinetView", "ConversationActionView", "ConversationView", "ExportV
            "TransitionView", "icon", "manifest", "offline", "service_worker"]
 
 
-class PageView(ListPage, DetailPage, DashboardPage, InfoPage, CalendarPage, ChatPage):
+class PageView(RecordPage, ListPage, DetailPage, DashboardPage, InfoPage, CalendarPage, ChatPage):
     """``p/<page>/`` (the page's kind) and ``p/<page>/<pk>/`` (a row of the page's entity)."""
 
     def get(self, request, page, pk=None):

@@ -140,7 +140,8 @@ def test_editing_and_removing_a_page(boss):
         "menu": "main", "icon": "receipt", "columns": ["number", "status"]})
     assert response.status_code == 303
     page = spec_of(draft).page("my_orders")
-    assert (page.title.get("en"), page.columns, page.filters) == ("Orders", ("number", "status"), ("status",))
+    assert (page.title.get("en"), page.columns, page.filters) == ("Orders", ("number", "status"),
+                                                                  ("status", "ordered_at"))
     sources = dict(draft.sources)
     response = client.post(f"/builder/d/{draft.pk}/pages/my_orders/remove/")
     assert response.status_code == 400

@@ -306,3 +306,33 @@ def test_lists_speak_russian(resort, client):
     assert "назад</time>" in html and "Цена" in html and "65,00" in html
     empty = client.get("/p/my_orders/?status=cancelled").content.decode()
     assert "Под эти фильтры ничего не подходит." in empty and "Сбросить фильтры" in empty
+
+
+# --- record pages -------------------------------------------------------------------------------------
+
+def test_record_page_shows_and_edits_the_users_own_row_in_place(resort, client):
+    login(client, "anna")
+    html = client.get("/p/my_details/").content.decode()
+    assert "Anna Petrova" in html and "Boris Ivanov" not in html and "120" in html
+    assert 'href="?edit=1"' in html and "<table" not in html  # a record, not a one-row list
+    form = client.get("/p/my_details/?edit=1").content.decode()
+    assert 'name="full_name"' in form and 'name="loyalty_points"' not in form  # not editable by guests
+    response = client.post("/p/my_details/", {"full_name": "Anna P.", "email": "anna@example.com",
+                                              "phone": "+7 900 111-22-33", "language": "ru"})
+    assert response.status_code == 302 and response.url == "/p/my_details/"
+    assert resort.model("guest").objects.get(user__username="anna").full_name == "Anna P."
+    bad = client.post("/p/my_details/", {"full_name": "", "language": "xx"})
+    assert bad.status_code == 400 and 'name="full_name"' in bad.content.decode()
+    assert client.post("/p/my_orders/", {}).status_code == 405
+
+
+def test_a_user_without_a_row_gets_a_message(resort, client):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    user = get_user_model().objects.create_user("newbie", password="newbie-demo")
+    user.groups.add(Group.objects.get(name="guest"))
+    login(client, "newbie")
+    html = client.get("/p/my_details/").content.decode()
+    assert "Your account has no Guest yet." in html
+    assert client.post("/p/my_details/", {"full_name": "x"}).status_code == 405
