@@ -336,3 +336,11 @@ def test_a_user_without_a_row_gets_a_message(resort, client):
     html = client.get("/p/my_details/").content.decode()
     assert "Your account has no Guest yet." in html
     assert client.post("/p/my_details/", {"full_name": "x"}).status_code == 405
+
+
+def test_resort_staff_calendar_of_bookings_by_excursion_start(resort, client):
+    login(client, "reception")
+    trip = resort.model("excursion").objects.get(name="Sunset boat trip")
+    day = timezone.localtime(trip.starts_at).date().isoformat()
+    html = client.get(f"/p/excursion_bookings/?view=day&day={day}").content.decode()
+    assert "Anna Petrova" in html and "Boris Ivanov" not in html  # Boris booked the other trip
