@@ -47,7 +47,7 @@ class Path:
     def related(self):
         """What ``select_related`` needs to read the value with the row ("" for a field of the row itself)."""
         names = [f.name for _, f in self.hops]
-        if self.field.type is FieldType.REF and self.field.to != USER:
+        if self.field.type is FieldType.REF:  # its row is shown (a title, an account's name)
             names.append(self.field.name)
         return "__".join(names)
 

@@ -81,6 +81,28 @@ def test_path_columns_keep_query_counts_constant(resort, client):
     assert all(a == b for a, b in counts.values()), counts
 
 
+def test_a_column_of_a_ref_to_the_user_is_read_with_the_rows(publish_yaml, client):
+    from django.contrib.auth import get_user_model
+
+    built, _ = publish_yaml("""
+    entities:
+      note:
+        fields: {text: string, author: {type: ref, to: user}}
+    pages:
+      notes: {kind: list, entity: note, columns: [text, author], page_size: 50}
+    """)
+    root = get_user_model().objects.create_superuser("root", password="x" * 12)
+    client.force_login(root)
+    Note = built.model("note")
+    counts = []
+    for n in (2, 30):
+        Note.objects.bulk_create([Note(text=f"n{i}", author=get_user_model().objects.create_user(f"u{n}-{i}"))
+                                  for i in range(n)])
+        client.get("/p/notes/")
+        counts.append(count_queries(client, "/p/notes/"))
+    assert counts[0] == counts[1], counts
+
+
 def test_detail_sections_and_related_lists_along_paths(publish_yaml, resort, client):
     login(client, "reception")
     stay = resort.model("stay").objects.filter(guest__full_name="Anna Petrova", status="in_house").get()
