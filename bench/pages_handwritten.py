@@ -1,7 +1,7 @@
 """The hand-written counterpart of the generated ``purchase`` list and detail pages, for ``bench/pages.py``.
 
 Plain Django function views as a developer would write them for "the signed-in user's purchases":
-``login_required``, ``Purchase.objects.filter(user=request.user).select_related("user")`` with the
+``login_required``, ``Purchase.objects.filter(user=request.user).select_related("user", "shop")`` with the
 model's ordering, ``Paginator(...).get_page(...)`` for the list, ``get_object_or_404`` for the detail,
 and Django templates (a base layout with a top bar, the user menu, a nav list of a few links and
 the messages; a table; a definition list) that show the same columns with the same localized
@@ -89,7 +89,7 @@ TEMPLATES = {
 <table class="list">
   <thead><tr>
     <th scope="col">Title</th><th scope="col">Status</th><th scope="col">Price</th>
-    <th scope="col">Created</th><th scope="col">Owner</th>
+    <th scope="col">Created</th><th scope="col">Owner</th><th scope="col">City</th>
   </tr></thead>
   <tbody>{% for o in page_obj %}
     <tr>
@@ -98,6 +98,7 @@ TEMPLATES = {
       <td data-label="Price">{{ o.price|floatformat:"2g" }} {{ currency }}</td>
       <td data-label="Created">{{ o.created|date:"SHORT_DATETIME_FORMAT" }}</td>
       <td data-label="Owner">{{ o.user }}</td>
+      <td data-label="City">{% if o.shop.open %}{{ o.shop.city }}{% endif %}</td>
     </tr>
   {% endfor %}</tbody>
 </table>
@@ -131,10 +132,11 @@ TEMPLATES = {
     <div><dt>Price</dt><dd>{{ purchase.price|floatformat:"2g" }} {{ currency }}</dd></div>
     <div><dt>Created</dt><dd>{{ purchase.created|date:"SHORT_DATETIME_FORMAT" }}</dd></div>
     <div><dt>Owner</dt><dd>{{ purchase.user }}</dd></div>
+    <div><dt>City</dt><dd>{% if purchase.shop.open and purchase.shop.city %}{{ purchase.shop.city }}{% else %}—{% endif %}</dd></div>
   </dl>
 </section>
 {% endblock %}
-""",
+""",  # noqa: E501 - a template tag cannot wrap
 }
 
 ENGINE = DjangoTemplates({
@@ -161,7 +163,7 @@ def purchase_list(request):
     except ValueError:
         size = 10
     size = size if size in SIZES else 10
-    purchases = purchase_model()._default_manager.filter(user=request.user).select_related("user")
+    purchases = purchase_model()._default_manager.filter(user=request.user).select_related("user", "shop")
     page_obj = Paginator(purchases, size).get_page(request.GET.get("page"))
     return render(request, "hand/purchase_list.html", {
         "title": dict(NAV)[size], "page_obj": page_obj, "size": size, "currency": CURRENCY,
@@ -171,7 +173,8 @@ def purchase_list(request):
 
 @login_required
 def purchase_detail(request, pk):
-    purchase = get_object_or_404(purchase_model()._default_manager.select_related("user"), pk=pk, user=request.user)
+    purchases = purchase_model()._default_manager.select_related("user", "shop")
+    purchase = get_object_or_404(purchases, pk=pk, user=request.user)
     return render(request, "hand/purchase_detail.html", {
         "title": purchase.title, "purchase": purchase, "currency": CURRENCY, "nav": NAV, "current": None,
     })

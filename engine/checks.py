@@ -19,6 +19,7 @@ from .expr.checks import policy_problems
 from .fieldtypes import BadDefault, FieldType, parse_value
 from .loader import path_text
 from .pages.form_checks import check_form_pages
+from .pages.page_checks import check_page_lists, page_names
 from .rules.checks import check_rules
 from .spec import ACTIONS, USER, FieldSpec, Label
 from .validate import suggest
@@ -593,26 +594,10 @@ class Checker:
         if page.parent:
             self.known("E204", "page", page.parent, self.pages, (*path, "parent"))
         if entity:
-            for part in ("columns", "filters", "fields"):
-                for i, name in enumerate(getattr(page, part)):
-                    self.field_of(entity, name, (*path, part, i))
-            for i, section in enumerate(page.sections):
-                for j, name in enumerate(section.fields):
-                    self.field_of(entity, name, (*path, "sections", i, "fields", j))
-            if page.date_field:
-                f = self.field_of(entity, page.date_field, (*path, "date_field"))
-                if f and f.type not in (FieldType.DATE, FieldType.DATETIME):
-                    self.add("E216", f"'{page.date_field}' is a {f.type.value} field, not a date",
-                             (*path, "date_field"))
-        for i, rel in enumerate(page.related):
-            rpath = (*path, "related", i)
-            if self.known("E201", "entity", rel.entity, self.entities, (*rpath, "entity")):
-                other = self.entities[rel.entity]
-                via = self.field_of(other, rel.via, (*rpath, "via"))
-                if via and entity and via.to != entity.name:
-                    self.add("E207", f"'{rel.entity}.{rel.via}' does not refer to '{entity.name}'", (*rpath, "via"))
-                for j, name in enumerate(rel.columns):
-                    self.field_of(other, name, (*rpath, "columns", j))
+            for name, where in page_names(page):
+                if "." not in name:  # paths: check_page_lists
+                    self.field_of(entity, name, (*path, *where))
+        check_page_lists(self, page, entity, path)
         for i, card in enumerate(page.cards):
             cpath = (*path, "cards", i)
             if card.page:

@@ -128,6 +128,13 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E390": (ERROR, "chat or inbox page without a known chat"),
     "E391": (ERROR, "chat or chats on a page that is not a chat or inbox"),
     "E392": (ERROR, "page role that cannot use the page's chat"),
+    # List, detail, calendar and record pages: paths, filters, where, exports
+    "E900": (ERROR, "path goes on through a field that is not a ref"),
+    "E901": (ERROR, "page role that may not see a field along a path"),
+    "E902": (ERROR, "path ending where a page cannot read it"),
+    "E903": (ERROR, "filter on a field of a kind lists cannot filter"),
+    "E904": (ERROR, "list-page key on a page that is not a list"),
+    "E905": (ERROR, "record page of an entity without an owner"),
     "W001": (WARNING, "empty file"),
     "W002": (WARNING, "label missing for a language"),
     "W003": (WARNING, "decimal wider than SQLite keeps"),

@@ -290,6 +290,8 @@ class PageSpec:
     chats: tuple[str, ...] = ()  # chat: its one chat; inbox: the chats it gathers
     submit: Label = Label()  # form pages: the submit button's label
     lines: tuple[LineSpec, ...] = ()  # form pages: child rows saved with the row
+    where: str | None = None  # list: a fixed condition (an expression) on the rows shown
+    export: tuple[str, ...] = ()  # list: the export formats offered (csv, xlsx)
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
 
 
@@ -614,6 +616,7 @@ def make_page(doc, name, data):
         lines=tuple(LineSpec(entity=item["entity"], via=item["via"], fields=_tuple(item.get("fields")),
                              title=Label.of(item.get("title"), humanize(item["entity"])), min=item.get("min", 0),
                              max=item.get("max", 20), extra=item.get("extra", 2)) for item in data.get("lines", ())),
+        where=data.get("where"), export=_tuple(data.get("export")),
         cards=tuple(
             CardSpec(kind=c["kind"], title=Label.of(c.get("title")), entity=c.get("entity"), page=c.get("page"),
                      field=c.get("field"), filter=_card_filter(c.get("filter")), limit=c.get("limit", 5),

@@ -10,8 +10,8 @@ from .edits import _write_options, op
 from .validation import Args
 from .yamledit import delete_key, to_yaml
 
-PAGE_KINDS = ["list", "detail", "form", "dashboard", "info", "calendar", "chat", "inbox"]
-ENTITY_KINDS = ("list", "detail", "form", "calendar")
+PAGE_KINDS = ["list", "detail", "form", "dashboard", "info", "calendar", "chat", "inbox", "record"]
+ENTITY_KINDS = ("list", "detail", "form", "calendar", "record")
 MENUS = ["main", "section", "user", "none"]
 ICON = r"[a-z0-9][a-z0-9-]{0,39}"
 COLOUR = r"#[0-9a-fA-F]{6}"

@@ -2,6 +2,8 @@
 the row's history (a timeline of its audit records, as the reader may see them)."""
 from __future__ import annotations
 
+from functools import reduce
+
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -12,52 +14,66 @@ from ..fieldtypes import FieldType
 from ..workflows.runtime import available
 from ..writes import transitions_of
 from .base import CabinetView, label, render
+from .paths import Columns, PathError, resolve
 
+RELATED_COLUMNS, RELATED_ROWS = 5, 20  # a related list shows its first rows; its own page shows them all
 TIMELINE_SIZE = 20  # the most recent records; the API serves the whole history
 NO_VALUES = {FieldType.REF, FieldType.REFS, FieldType.JSON, FieldType.TEXT, FieldType.MARKDOWN, FieldType.IMAGE,
              FieldType.FILE}  # named in the timeline, their values not shown
 
 
 class DetailPage(CabinetView):
-    def detail(self, page, pk, status=200):
+    def detail(self, page, pk, status=200, edit_url=False):
+        """The row ``pk`` of the page's entity; ``edit_url`` replaces the edit link (a record page's)."""
         entity, access = self.entity(page), self.access
         visible = access.visible_fields(entity.name)
-        refs = [n for n in visible if entity.field(n).type is FieldType.REF]
-        obj = access.get(entity.name, pk, "view", refine=lambda qs: qs.select_related(*refs))
-        currency, shown = self.built.spec.currency, self.refs().load([obj], [entity.field(n) for n in visible])
-        sections = page.sections if page.kind == "detail" and page.sections else None
+        sections = page.sections if page.kind in ("detail", "record") and page.sections else None
+        shown, currency = self.refs(), self.built.spec.currency
+        text = lambda value: label(value, self.built)  # noqa: E731
+        parts = [(text(s.title), Columns(access, self.built.spec, entity.name, s.fields, text, shown, many=True))
+                 for s in sections] if sections else [("", Columns(access, self.built.spec, entity.name, visible,
+                                                                   text, shown, many=True))]
+        title_refs = [n for n in visible if entity.field(n).type is FieldType.REF]
+        obj = access.get(entity.name, pk, "view", refine=lambda qs: reduce(
+            lambda q, part: part[1].select(q), parts, qs.select_related(*title_refs)))
+        shown.load([obj], [entity.field(n) for n in visible])
         groups = []
-        for section_title, names in ([(label(s.title, self.built), s.fields) for s in sections] if sections
-                                     else [("", visible)]):
-            groups.append((section_title, [(label(entity.field(n).label, self.built), display(obj, entity.field(n),
-                                                                                             currency, shown))
-                                           for n in names if n in visible]))
-        related = []
-        for rel in page.related if page.kind == "detail" else ():
-            if not access.can(rel.entity, "list"):
-                continue
-            other = self.built.spec.entity(rel.entity)
-            other_visible = access.visible_fields(rel.entity)
-            cols = [other.field(n) for n in (rel.columns or other_visible) if n in other_visible][:5]
-            refs = [f.name for f in cols if f.type is FieldType.REF]
-            many = [f.name for f in cols if f.type is FieldType.REFS]
-            rows = list(access.queryset(rel.entity, "list").filter(**{rel.via: obj}).select_related(*refs)
-                        .prefetch_related(*many)[:20])
-            shown.load(rows, cols)
-            target = self.site.detail_page(access, rel.entity)
-            related.append({
-                "title": label(rel.title, self.built), "columns": [label(f.label, self.built) for f in cols],
-                "rows": [{"cells": [display(r, f, currency, shown) for f in cols],
-                          "url": reverse("page-row", args=[target.name, r.pk]) if target else None} for r in rows],
-            })
+        for section_title, columns in parts:
+            columns.load([obj])
+            groups.append((section_title, list(zip((c.title for c in columns), columns.cells(obj, currency),
+                                                   strict=True))))
+        related = [found for rel in (page.related if page.kind in ("detail", "record") else ())
+                   if (found := self.related(rel, obj, shown)) is not None]
         actions = [self.action_item(page, obj, name, t) for name, t in available(access, entity.name, obj).items()]
         can_edit = access.queryset(entity.name, "update").filter(pk=obj.pk).exists() if access.can(
             entity.name, "update") else False
         title = row_title(obj, entity, visible, currency, shown)
         context = self.context(page, entity=entity, obj=obj, title=title, groups=groups, related=related,
-                               actions=actions, edit_url=reverse("page-edit", args=[page.name, obj.pk])
-                               if can_edit else None, timeline=self.timeline(entity, obj))
+                               actions=actions, edit_url=(reverse("page-edit", args=[page.name, obj.pk])
+                                                          if can_edit else None) if edit_url is False else edit_url,
+                               timeline=self.timeline(entity, obj))
         return render(self.request, self.built, "detail.html", context, status=status)
+
+    def related(self, rel, obj, shown):
+        """The rows of ``rel.entity`` that point at ``obj`` along ``rel.via``, as the reader may see them."""
+        access, spec = self.access, self.built.spec
+        if not access.can(rel.entity, "list"):
+            return None
+        try:
+            via = resolve(spec, rel.entity, rel.via)
+        except PathError:
+            return None
+        text = lambda value: label(value, self.built)  # noqa: E731
+        columns = Columns(access, spec, rel.entity, rel.columns or access.visible_fields(rel.entity), text, shown,
+                          many=True, limit=RELATED_COLUMNS)
+        rows = list(columns.select(access.queryset(rel.entity, "list").filter(**{via.lookup: obj}))[:RELATED_ROWS])
+        columns.load(rows)
+        target = self.site.detail_page(access, rel.entity)
+        return {
+            "title": label(rel.title, self.built), "columns": [c.title for c in columns],
+            "rows": [{"cells": columns.cells(r, spec.currency),
+                      "url": reverse("page-row", args=[target.name, r.pk]) if target else None} for r in rows],
+        }
 
     def timeline(self, entity, obj):
         """The row's latest audit records, newest first: who, when, from -> to, which fields (one query)."""

@@ -1,73 +1,130 @@
-"""List pages: search, filters, sortable columns, pagination, inline workflow buttons (htmx partials)."""
+"""List pages: search, filters, a fixed ``where``, sortable columns along paths, pagination, inline
+workflow buttons (htmx partials) and export links.
+
+The rows of a page are read with one query whatever its size: the columns along paths select their
+related rows, and what the reader may view along them is read once per entity (``paths.Columns``).
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import reduce
 from operator import or_
+from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.http import HttpResponseRedirect
 from django.urls import reverse
-from django.utils.translation import gettext as _
 
 from .. import content
-from ..display import display
-from ..fieldtypes import FieldType
 from ..workflows.runtime import guarded
 from ..writes import allowed as transition_allowed
 from ..writes import transitions_of
 from . import params
 from .base import CabinetView, label, render
+from .filters import apply_filters
+from .paths import Columns
 
-FILTERABLE = (FieldType.CHOICE, FieldType.BOOLEAN)
+COLUMNS = 8  # a list shows at most this many columns
+
+
+@dataclass
+class Listing:
+    """What a list page (or its export) shows: the reader's columns, rows (a queryset) and filters."""
+
+    entity: object
+    columns: Columns
+    rows: object
+    filters: list
+    query: str
+    sort: str
+    searchable: bool
+
+    @property
+    def filtered(self):
+        """Whether the reader narrowed the rows (a search or a filter value)."""
+        return bool(self.query) or any(f.active for f in self.filters)
+
+
+def unscoped(access, entity):
+    """Whether the reader may view every row of ``entity`` (no scope to keep when sorting along a path)."""
+    return not access.queryset(entity, "view").query.where
+
+
+def listing(view, page, limit=COLUMNS):
+    """The ``Listing`` of list page ``page`` for the request: scope, ``where``, filters, search and sort
+    (at most ``limit`` columns; an export takes them all)."""
+    entity, access, request = view.entity(page), view.access, view.request
+    visible = access.visible_fields(entity.name)
+    columns = Columns(access, view.built.spec, entity.name, page.columns or visible,
+                      lambda text: label(text, view.built), view.refs(), limit=limit)
+    rows = access.queryset(entity.name, "list")
+    if page.where:
+        rows = rows.filter(access.policy.expression(page.where, entity.name).q(access.env))
+    rows, filters = apply_filters(view, entity, page.filters, rows)
+    searchable = content.search_names(entity, [n for n in entity.search if n in visible])  # every language
+    query = params.text(request, "q")
+    if page.search and searchable and query:
+        rows = rows.filter(reduce(or_, (Q(**{f"{n}__icontains": query}) for n in searchable)))
+    sortable = {c.name: c.path.lookup for c in columns if c.path.is_plain or (
+        c.path.field.stored and all(unscoped(access, hop.to) for _, hop in c.path.hops))}
+    sort = params.sort(request, sortable)
+    if sort:
+        lookup = ("-" if sort.startswith("-") else "") + sortable[sort.lstrip("-")]
+        # A translated text of the row itself sorts in the reader's language.
+        rows = rows.order_by(content.order_key(entity, lookup) if "__" not in lookup else lookup, "-id")
+    return Listing(entity, columns, columns.select(rows), filters, query, sort,
+                   bool(page.search and searchable))
+
+
+def clean_query(request):
+    """The request's query string without empty values (``?q=&status=`` -> ``?``), or None when clean."""
+    pairs = [(k, v) for k, values in request.GET.lists() for v in values]
+    kept = [(k, v) for k, v in pairs if v != ""]
+    return None if len(kept) == len(pairs) else urlencode(kept)
 
 
 class ListPage(CabinetView):
     def kind_list(self, page):
-        entity, access = self.entity(page), self.access
-        visible = access.visible_fields(entity.name)
-        shown = [n for n in (page.columns or visible) if n in visible and entity.field(n).type is not FieldType.REFS]
-        columns = [entity.field(n) for n in shown[:8]]
-        qs = access.queryset(entity.name, "list")
-        filters = []
-        for name in page.filters:
-            f = entity.field(name)
-            if name not in visible or f.type not in FILTERABLE:
-                continue
-            options = ([(c.value, label(c.label, self.built)) for c in f.choices] if f.type is FieldType.CHOICE
-                       else [("1", _("Yes")), ("0", _("No"))])
-            chosen = params.choice(self.request, name, dict(options))
-            if chosen:
-                qs = qs.filter(**{name: (chosen == "1") if f.type is FieldType.BOOLEAN else chosen})
-            filters.append({"name": name, "label": label(f.label, self.built), "options": options, "value": chosen})
-        searchable = content.search_names(entity, [n for n in entity.search if n in visible])  # every language
-        query = params.text(self.request, "q")
-        if page.search and searchable and query:
-            qs = qs.filter(reduce(or_, (Q(**{f"{n}__icontains": query}) for n in searchable)))
-        sort = params.sort(self.request, shown)
-        if sort:
-            qs = qs.order_by(content.order_key(entity, sort), "-id")  # translated texts in the reader's language
-        refs = [f.name for f in columns if f.type is FieldType.REF]
-        qs = qs.select_related(*refs) if refs else qs
-        paged = Paginator(qs, page.page_size).get_page(self.request.GET.get("page"))
+        cleaned = clean_query(self.request)
+        if cleaned is not None and not getattr(self.request, "htmx", False):
+            return HttpResponseRedirect(f"{self.request.path}?{cleaned}" if cleaned else self.request.path)
+        found, access = listing(self, page), self.access
+        entity, columns = found.entity, found.columns
+        paged = Paginator(found.rows, page.page_size).get_page(params.page_number(self.request))
+        objs = list(paged.object_list)
+        columns.load(objs)
         detail = self.site.detail_page(access, entity.name) or page
         currency = self.built.spec.currency
-        titles = [label(f.label, self.built) for f in columns]
-        actions = self.row_actions(entity, detail, paged.object_list)
-        refs = self.refs().load(paged.object_list, columns)
+        titles = [c.title for c in columns]
+        actions = self.row_actions(entity, detail, objs)
         rows = [{"obj": obj, "url": reverse("page-row", args=[detail.name, obj.pk]), "actions": actions.get(obj.pk, []),
-                 "cells": list(zip(titles, [display(obj, f, currency, refs) for f in columns], strict=True))}
-                for obj in paged.object_list]
+                 "cells": list(zip(titles, columns.cells(obj, currency), strict=True))}
+                for obj in objs]
         form_page = self.site.form_page(access, entity.name)
+        keep = [(k, v) for k, values in self.request.GET.lists() for v in values
+                if v != "" and k not in ("page", "sort")]
         context = self.context(
-            page, entity=entity, columns=[(f.name, label(f.label, self.built)) for f in columns], rows=rows,
-            paged=paged, filters=filters, query=query, sort=sort, searchable=bool(page.search and searchable),
-            has_actions=any(row["actions"] for row in rows),
+            page, entity=entity, columns=[(c.name, c.title) for c in columns], rows=rows,
+            paged=paged, filters=found.filters, query=found.query, sort=found.sort, searchable=found.searchable,
+            has_actions=any(row["actions"] for row in rows), filtered=found.filtered,
+            keep=urlencode(keep) + "&" if keep else "", exports=self.export_links(page),
             create_url=reverse("page-new", args=[(form_page or page).name])
             if access.can(entity.name, "create") else None,
             empty=label(entity.plural, self.built),
         )
         name = "_list_results.html" if getattr(self.request, "htmx", False) else "list.html"
-        return render(self.request, self.built, name, context)
+        response = render(self.request, self.built, name, context)
+        if cleaned is not None:  # htmx sent the form's empty inputs: show the clean URL
+            response["HX-Push-Url"] = f"{self.request.path}?{cleaned}" if cleaned else self.request.path
+        return response
+
+    def export_links(self, page):
+        """[(format, url)] of the page's exports, with the request's filters."""
+        query = clean_query(self.request)
+        query = self.request.GET.urlencode() if query is None else query
+        return [(fmt, reverse("page-export", args=[page.name, fmt]) + (f"?{query}" if query else ""))
+                for fmt in page.export]
 
     def row_actions(self, entity, page, rows):
         """Workflow buttons per row of a list page: one query per transition, whatever the rows."""
@@ -82,3 +139,4 @@ class ListPage(CabinetView):
                 if row.pk in allowed and getattr(row, wf.field) in t.sources:
                     found.setdefault(row.pk, []).append(self.action_item(page, row, name, t))
         return found
+

@@ -45,6 +45,12 @@ def sort(request, columns):
     return value if column in columns else ""
 
 
+def page_number(request, name="page"):
+    """A page number the paginator can take (``get_page`` falls back to the first or last page), else 1."""
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 10 else 1
+
+
 def date(request, name, default):
     """An ISO date (``YYYY-MM-DD``), else ``default``."""
     try:

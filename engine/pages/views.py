@@ -12,19 +12,21 @@ from .calendar import CalendarPage
 from .chat import ChatPage, ConversationActionView, ConversationView, MessageActionView, StartView, TicketRowView
 from .dashboard import DashboardPage
 from .detail import DetailPage
+from .exports import ExportView
 from .forms import FormView
 from .info import InfoPage
 from .lists import ListPage
 from .profile import ProfileView
 from .pwa import icon, manifest, offline, service_worker
+from .record import RecordPage
 from .transitions import TransitionView
 
-__all__ = ["CabinetView", "ConversationActionView", "ConversationView", "FormView", "HomeView", "LoginRequired",
-           "MessageActionView", "PageView", "ProfileView", "StartView", "TicketRowView", "TransitionView", "icon",
-           "manifest", "offline", "service_worker"]
+__all__ = ["CabinetView", "ConversationActionView", "ConversationView", "ExportView", "FormView", "HomeView",
+           "LoginRequired", "MessageActionView", "PageView", "ProfileView", "StartView", "TicketRowView",
+           "TransitionView", "icon", "manifest", "offline", "service_worker"]
 
 
-class PageView(ListPage, DetailPage, DashboardPage, InfoPage, CalendarPage, ChatPage):
+class PageView(RecordPage, ListPage, DetailPage, DashboardPage, InfoPage, CalendarPage, ChatPage):
     """``p/<page>/`` (the page's kind) and ``p/<page>/<pk>/`` (a row of the page's entity)."""
 
     def get(self, request, page, pk=None):

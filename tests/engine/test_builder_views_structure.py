@@ -63,7 +63,8 @@ def test_each_roles_menus_appear_as_the_cabinet_shows_them(boss):
     assert menu(page, "user") == ["about", "my_details"]
     staff = text(client.get("/builder/pages/?role=reception"))
     # pages without an order (0) come first, by name, as in the cabinet
-    assert menu(staff, "main") == ["desk", "guests", "inbox", "points", "services", "excursions", "stays"]
+    assert menu(staff, "main") == ["desk", "excursion_bookings", "guests", "inbox", "points", "services",
+                                   "excursions", "stays"]
     assert "menu-order" not in page  # browsing: no reordering forms
 
 
@@ -76,7 +77,8 @@ def test_moving_a_menu_item_with_the_buttons_reorders_that_menu_only(boss):
     page = text(client.get(f"/builder/d/{draft.pk}/pages/?role=guest"))
     assert menu(page, "main")[:4] == ["home", "services", "excursions", "my_orders"]
     staff = text(client.get(f"/builder/d/{draft.pk}/pages/?role=reception"))
-    assert menu(staff, "main") == ["desk", "guests", "inbox", "points", "services", "excursions", "stays"]
+    assert menu(staff, "main") == ["desk", "excursion_bookings", "guests", "inbox", "points", "services",
+                                   "excursions", "stays"]
     assert spec_of(draft).page("excursions").order < spec_of(draft).page("my_orders").order
     assert draft.edits[-1]["op"] == "order_menu"
 
@@ -140,7 +142,8 @@ def test_editing_and_removing_a_page(boss):
         "menu": "main", "icon": "receipt", "columns": ["number", "status"]})
     assert response.status_code == 303
     page = spec_of(draft).page("my_orders")
-    assert (page.title.get("en"), page.columns, page.filters) == ("Orders", ("number", "status"), ("status",))
+    assert (page.title.get("en"), page.columns, page.filters) == ("Orders", ("number", "status"),
+                                                                  ("status", "ordered_at"))
     sources = dict(draft.sources)
     response = client.post(f"/builder/d/{draft.pk}/pages/my_orders/remove/")
     assert response.status_code == 400

@@ -65,15 +65,22 @@ class Probe:
 
 
 def page_params(page):
-    """The query parameters a page of this kind reads (a list also reads its filters), plus an unknown one."""
-    return [*READS.get(page.kind, OTHERS), *page.filters, "unknown"]
+    """The query parameters a page of this kind reads (a list also reads its filters and their ranges), plus an
+    unknown one."""
+    ranges = [f"{name}_{suffix}" for name in page.filters for suffix in ("min", "max", "from", "to")]
+    return [*READS.get(page.kind, OTHERS), *page.filters, *ranges, "unknown"]
+
+
+def page_urls(page):
+    """The URLs of a page that read query parameters: the page, and its exports."""
+    return [f"/p/{page.name}/", *(f"/p/{page.name}/export/{fmt}/" for fmt in page.export)]
 
 
 def sort_values(built, page):
     if page.kind != "list":
         return []
-    names = [f.name for f in built.spec.entity(page.entity).fields]
-    return [prefix + n for n in names for prefix in ("-", "--", "---", "+", " ")]
+    names = [f.name for f in built.spec.entity(page.entity).fields] + [c for c in page.columns if "." in c]
+    return [prefix + n for n in names for prefix in ("-", "--", "---", "+", " ", "")]
 
 
 @pytest.mark.parametrize("username", ["anna", "reception", "admin"])
@@ -82,12 +89,17 @@ def test_no_page_parameter_gives_a_500(resort, username, record_property):
     probe = Probe(username)
     for page in built.spec.pages:
         url = f"/p/{page.name}/"
-        for name in page_params(page):
-            for value in HOSTILE:
-                probe.check(f"page {name if name not in page.filters else 'filter'}", "get", url, {name: value})
-        for value in sort_values(built, page):
-            probe.check("page sort", "get", url, {"sort": value})
-        probe.check("page repeated", "get", url, {"q": ["a", NUL, "b"], "sort": ["x", "--status"], "week": ["9999-12-31", "x"]})
+        for target in page_urls(page):
+            kind = "export" if "/export/" in target else "page"
+            for name in page_params(page):
+                for value in HOSTILE:
+                    probe.check(f"{kind} {name if name in READS.get(page.kind, OTHERS) else 'filter'}", "get",
+                                target, {name: value})
+            for value in sort_values(built, page):
+                probe.check(f"{kind} sort", "get", target, {"sort": value})
+            probe.check(f"{kind} repeated", "get", target, {"q": ["a", NUL, "b"], "sort": ["x", "--status"],
+                                                             "week": ["9999-12-31", "x"],
+                                                             **{f: ["1", NUL, "x"] for f in page_params(page)}})
         for value in HOSTILE[:12]:
             probe.check("page htmx", "get", url, {"q": value, "page": value}, HTTP_HX_REQUEST="true",
                         HTTP_HX_TARGET=value, HTTP_HX_CURRENT_URL=value)

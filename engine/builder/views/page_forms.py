@@ -10,7 +10,8 @@ from .editing import apply_edit, label_values, labels_from, see_other, shown, ur
 from .roles import language
 
 KINDS = (("list", "List of rows"), ("detail", "One row's details"), ("form", "Form to create a row"),
-         ("calendar", "Calendar"), ("dashboard", "Dashboard"), ("info", "Information text"))
+         ("calendar", "Calendar"), ("dashboard", "Dashboard"), ("info", "Information text"),
+         ("record", "The user's own row"))
 MENU_CHOICES = (("main", "Main menu"), ("section", "Section menu (under a parent page)"),
                 ("user", "User menu"), ("none", "Not in a menu"))
 LIST_KINDS = ("list", "calendar")  # pages with columns
