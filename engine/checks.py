@@ -18,6 +18,7 @@ from .errors import Problem
 from .expr.checks import policy_problems
 from .fieldtypes import BadDefault, FieldType, parse_value
 from .loader import path_text
+from .pages.work_checks import check_work
 from .rules.checks import check_rules
 from .spec import ACTIONS, USER, FieldSpec, Label
 from .validate import suggest
@@ -158,6 +159,7 @@ class Checker:
         for page in self.spec.pages:
             self.check_page(page)
         check_chat_pages(self)
+        check_work(self)
         self.check_workflows()
         check_timers(self)
         self.check_webhooks()

@@ -9,16 +9,17 @@ from django.utils.translation import gettext as _
 from .. import writes
 from ..display import display, row_title
 from ..fieldtypes import FieldType
-from ..workflows.runtime import available
 from ..writes import transitions_of
+from .actions import RowActions
 from .base import CabinetView, label, render
+from .states import StateCells
 
 TIMELINE_SIZE = 20  # the most recent records; the API serves the whole history
 NO_VALUES = {FieldType.REF, FieldType.REFS, FieldType.JSON, FieldType.TEXT, FieldType.MARKDOWN, FieldType.IMAGE,
              FieldType.FILE}  # named in the timeline, their values not shown
 
 
-class DetailPage(CabinetView):
+class DetailPage(RowActions, StateCells, CabinetView):
     def detail(self, page, pk, status=200):
         entity, access = self.entity(page), self.access
         visible = access.visible_fields(entity.name)
@@ -29,8 +30,8 @@ class DetailPage(CabinetView):
         groups = []
         for section_title, names in ([(label(s.title, self.built), s.fields) for s in sections] if sections
                                      else [("", visible)]):
-            groups.append((section_title, [(label(entity.field(n).label, self.built), display(obj, entity.field(n),
-                                                                                             currency, shown))
+            groups.append((section_title, [(label(entity.field(n).label, self.built),
+                                            self.cell(entity, obj, entity.field(n), currency, shown))
                                            for n in names if n in visible]))
         related = []
         for rel in page.related if page.kind == "detail" else ():
@@ -47,10 +48,10 @@ class DetailPage(CabinetView):
             target = self.site.detail_page(access, rel.entity)
             related.append({
                 "title": label(rel.title, self.built), "columns": [label(f.label, self.built) for f in cols],
-                "rows": [{"cells": [display(r, f, currency, shown) for f in cols],
+                "rows": [{"cells": [self.cell(other, r, f, currency, shown) for f in cols],
                           "url": reverse("page-row", args=[target.name, r.pk]) if target else None} for r in rows],
             })
-        actions = [self.action_item(page, obj, name, t) for name, t in available(access, entity.name, obj).items()]
+        actions = self.row_actions(page, entity, [obj], page).get(obj.pk, [])
         can_edit = access.queryset(entity.name, "update").filter(pk=obj.pk).exists() if access.can(
             entity.name, "update") else False
         title = row_title(obj, entity, visible, currency, shown)

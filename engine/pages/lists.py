@@ -9,18 +9,17 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from ..display import display
 from ..fieldtypes import FieldType
-from ..workflows.runtime import guarded
-from ..writes import allowed as transition_allowed
-from ..writes import transitions_of
 from . import params
+from .actions import RowActions
 from .base import CabinetView, label, render
+from .queues import bulk_buttons, state_tabs, tab_field
+from .states import StateCells
 
 FILTERABLE = (FieldType.CHOICE, FieldType.BOOLEAN)
 
 
-class ListPage(CabinetView):
+class ListPage(RowActions, StateCells, CabinetView):
     def kind_list(self, page):
         entity, access = self.entity(page), self.access
         visible = access.visible_fields(entity.name)
@@ -30,7 +29,7 @@ class ListPage(CabinetView):
         filters = []
         for name in page.filters:
             f = entity.field(name)
-            if name not in visible or f.type not in FILTERABLE:
+            if name not in visible or f.type not in FILTERABLE or name == tab_field(self.built.spec, page):
                 continue
             options = ([(c.value, label(c.label, self.built)) for c in f.choices] if f.type is FieldType.CHOICE
                        else [("1", _("Yes")), ("0", _("No"))])
@@ -42,6 +41,7 @@ class ListPage(CabinetView):
         query = params.text(self.request, "q")
         if page.search and searchable and query:
             qs = qs.filter(reduce(or_, (Q(**{f"{n}__icontains": query}) for n in searchable)))
+        qs, tabs = state_tabs(self, page, qs)
         sort = params.sort(self.request, shown)
         if sort:
             qs = qs.order_by(sort, "-id")
@@ -51,33 +51,19 @@ class ListPage(CabinetView):
         detail = self.site.detail_page(access, entity.name) or page
         currency = self.built.spec.currency
         titles = [label(f.label, self.built) for f in columns]
-        actions = self.row_actions(entity, detail, paged.object_list)
+        actions = self.row_actions(page, entity, paged.object_list, detail)
         refs = self.refs().load(paged.object_list, columns)
         rows = [{"obj": obj, "url": reverse("page-row", args=[detail.name, obj.pk]), "actions": actions.get(obj.pk, []),
-                 "cells": list(zip(titles, [display(obj, f, currency, refs) for f in columns], strict=True))}
+                 "cells": list(zip(titles, [self.cell(entity, obj, f, currency, refs) for f in columns], strict=True))}
                 for obj in paged.object_list]
-        form_page = self.site.form_page(access, entity.name)
+        form_page, bulk = self.site.form_page(access, entity.name), bulk_buttons(self, page)
         context = self.context(
             page, entity=entity, columns=[(f.name, label(f.label, self.built)) for f in columns], rows=rows,
             paged=paged, filters=filters, query=query, sort=sort, searchable=bool(page.search and searchable),
-            has_actions=any(row["actions"] for row in rows),
+            has_actions=any(row["actions"] for row in rows) or bool(bulk), tabs=tabs, bulk=bulk,
             create_url=reverse("page-new", args=[(form_page or page).name])
             if access.can(entity.name, "create") else None,
             empty=label(entity.plural, self.built),
         )
         name = "_list_results.html" if getattr(self.request, "htmx", False) else "list.html"
         return render(self.request, self.built, name, context)
-
-    def row_actions(self, entity, page, rows):
-        """Workflow buttons per row of a list page: one query per transition, whatever the rows."""
-        ids = [row.pk for row in rows]
-        found = {}
-        for name, (wf, t) in transitions_of(self.built.spec, entity.name).items():
-            if not ids or not transition_allowed(self.access, entity.name, name):
-                continue
-            rows_in = self.access.queryset(entity.name, name).filter(pk__in=ids)
-            allowed = set(guarded(self.access, entity.name, t, rows_in).values_list("pk", flat=True))
-            for row in rows:
-                if row.pk in allowed and getattr(row, wf.field) in t.sources:
-                    found.setdefault(row.pk, []).append(self.action_item(page, row, name, t))
-        return found

@@ -17,11 +17,12 @@ from .info import InfoPage
 from .lists import ListPage
 from .profile import ProfileView
 from .pwa import icon, manifest, offline, service_worker
+from .queues import BulkView
 from .transitions import TransitionView
 
-__all__ = ["CabinetView", "ConversationActionView", "ConversationView", "FormView", "HomeView", "LoginRequired",
-           "MessageActionView", "PageView", "ProfileView", "StartView", "TicketRowView", "TransitionView", "icon",
-           "manifest", "offline", "service_worker"]
+__all__ = ["BulkView", "CabinetView", "ConversationActionView", "ConversationView", "FormView", "HomeView",
+           "LoginRequired", "MessageActionView", "PageView", "ProfileView", "StartView", "TicketRowView",
+           "TransitionView", "icon", "manifest", "offline", "service_worker"]
 
 
 class PageView(ListPage, DetailPage, DashboardPage, InfoPage, CalendarPage, ChatPage):
