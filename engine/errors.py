@@ -132,6 +132,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "E928": (ERROR, "card action that names no page action"),
     "E929": (ERROR, "chart card that cannot be drawn"),
     "E930": (ERROR, "chart key on a card that is not a chart"),
+    "E931": (ERROR, "bulk transition that asks for fields"),
     "W001": (WARNING, "empty file"),
     "W002": (WARNING, "label missing for a language"),
     "W003": (WARNING, "decimal wider than SQLite keeps"),

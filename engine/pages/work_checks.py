@@ -58,6 +58,12 @@ def check_queue(checker, page, entity, path):
     for key in ("transitions", "bulk"):
         for i, name in enumerate(getattr(page, key) or ()):
             checker.known("E925", "transition", name, known, (*path, key, i))
+    fields = {t.name: t.fields for wf in checker.spec.workflows if wf.entity == entity.name for t in wf.transitions}
+    for i, name in enumerate(page.bulk):
+        if fields.get(name):
+            checker.add("E931", f"'{path_text((*path, 'bulk', i))}' is '{name}', which asks for "
+                        f"{', '.join(fields[name])}; a bulk submit has no form to fill them", (*path, "bulk", i),
+                        "leave it to the row buttons (they open its form)")
     if page.states and not any(wf.entity == entity.name for wf in checker.spec.workflows):
         checker.add("E926", f"'{path_text((*path, 'states'))}': entity '{entity.name}' has no workflow, so it "
                     "has no states to show as tabs", (*path, "states"), "remove 'states' or add a workflow", key=True)

@@ -38,3 +38,110 @@ def test_desk_counters_link_to_the_filtered_queues(resort, client):
     new = resort.model("service_order").objects.filter(status="new").count()
     assert re.search(rf'href="/p/orders/\?status=new"[^>]*>{new}</a>', html)
 
+
+
+def tab_counts(html):
+    return {state: int(n) for state, n in re.findall(r'data-state="(\w*)">.*?<span class="count">(\d+)</span>', html)}
+
+
+def test_orders_queue_tabs_count_each_state_and_pick_one(resort, client):
+    login(client, "reception")
+    Order = resort.model("service_order")
+    html = client.get("/p/orders/").content.decode()
+    expected = {s: Order.objects.filter(status=s).count() for s in ("new", "accepted", "delivered", "cancelled")}
+    assert tab_counts(html) == {"": Order.objects.count(), **expected}
+    assert 'badge badge--state badge--info" data-state="new">New</span>' in html  # the status column's badge
+    new = client.get("/p/orders/?status=new").content.decode()
+    assert 'aria-current="true" data-state="new"' in new
+    numbers = re.findall(r'<a href="/p/orders/\d+/">(R-[\d-]+)</a>', new)
+    assert sorted(numbers) == sorted(Order.objects.filter(status="new").values_list("number", flat=True))
+    assert client.get("/p/orders/?status=bogus").status_code == 200  # an unknown state: all rows
+
+
+def test_queue_tabs_are_counted_within_the_readers_scope(resort, client):
+    login(client, "anna")  # my_orders filters on status: no tabs there, and anna's list shows only her orders
+    Order = resort.model("service_order")
+    html = client.get("/p/my_orders/").content.decode()
+    assert "state-tabs" not in html
+    mine = Order.objects.filter(stay__guest__user__username="anna")
+    assert html.count('data-label="Number"') == mine.count() < Order.objects.count()
+
+
+def test_queue_queries_do_not_grow_with_rows(resort, client):
+    login(client, "reception")
+    Order = resort.model("service_order")
+    stay, service = resort.model("stay").objects.first(), resort.model("service").objects.first()
+    client.get("/p/orders/")
+    counts = []
+    for extra in (2, 25):
+        Order.objects.bulk_create([Order(stay=stay, service=service, status=s) for s in ["new", "accepted"] * extra])
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/p/orders/?page_size=20").status_code == 200
+        counts.append(len(ctx.captured_queries))
+        tabs = [q for q in ctx.captured_queries if "GROUP BY" in q["sql"] and "cabinet_service_order" in q["sql"]]
+        assert len(tabs) == 1  # the tabs: one aggregate query
+    assert counts[0] == counts[1]
+
+
+def test_queue_rows_offer_their_transitions_and_a_danger_cancel(resort, client):
+    login(client, "reception")
+    Order = resort.model("service_order")
+    new, accepted = Order.objects.filter(status="new").first(), Order.objects.filter(status="accepted").first()
+    html = client.get("/p/orders/").content.decode()
+    assert f'hx-post="/p/orders/{new.pk}/do/accept/"' in html and f"/p/orders/{new.pk}/do/deliver/" not in html
+    assert f'hx-post="/p/orders/{accepted.pk}/do/deliver/"' in html
+    assert re.search(rf'hx-post="/p/orders/{new.pk}/do/cancel/"[^>]*hx-confirm="Cancel this order\?"', html)
+    assert 'class="small button--danger danger" data-action="cancel"' in html
+    assert 'class="small" data-action="accept"' in html
+    assert f'href="/p/stay_detail/{new.stay_id}/" data-action="stay_detail"' in html  # the related page
+    assert "lucide.svg#bed" in html
+    # Accept from the queue in place: the row moves to its next state.
+    response = client.post(f"/p/orders/{new.pk}/do/accept/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 204
+    new.refresh_from_db()
+    assert new.status == "accepted"
+
+
+def test_bulk_accept_goes_through_the_write_path_and_reports_done_and_refused(resort, client):
+    from engine.models import AuditRecord
+
+    login(client, "reception")
+    Order = resort.model("service_order")
+    stay, service = resort.model("stay").objects.first(), resort.model("service").objects.first()
+    fresh = [Order.objects.create(stay=stay, service=service) for _ in range(3)]
+    delivered = Order.objects.filter(status="delivered").first()
+    ids = [o.pk for o in fresh] + [delivered.pk]
+    response = client.post("/p/orders/bulk/", {"transition": "accept", "ids": ids, "next": "/p/orders/?status=new"},
+                           follow=True)
+    assert response.redirect_chain == [("/p/orders/?status=new", 302)]
+    html = response.content.decode()
+    assert "“Accept”: 3 rows done; 1 refused (changed meanwhile or not allowed)." in html
+    assert set(Order.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"accepted", "delivered"}
+    assert AuditRecord.objects.filter(transition="accept", object_id__in=[o.pk for o in fresh]).count() == 3
+
+
+@pytest.mark.parametrize(("username", "data", "status"), [
+    ("anna", {"transition": "accept", "ids": ["1"]}, 404),  # a guest may not open the queue
+    ("reception", {"transition": "cancel", "ids": ["1"]}, 404),  # not a bulk transition of the page
+    ("reception", {"transition": "accept", "ids": ["x"]}, 400),
+    ("reception", {"transition": "accept", "ids": ["99999999999999999999"]}, 400),
+    ("reception", {"transition": "accept", "ids": [str(i) for i in range(1, 300)]}, 400),
+])
+def test_bulk_refusals_are_answered(resort, client, username, data, status):
+    login(client, username)
+    assert client.post("/p/orders/bulk/", data).status_code == status
+
+
+def test_bulk_without_rows_says_so_and_an_outside_next_is_ignored(resort, client):
+    login(client, "reception")
+    response = client.post("/p/orders/bulk/", {"transition": "accept", "next": "https://evil.example/"}, follow=True)
+    assert response.redirect_chain == [("/p/orders/", 302)]
+    assert "Check the rows to do “Accept” on." in response.content.decode()
+
+
+def test_detail_page_shows_the_badge_and_its_actions(resort, client):
+    login(client, "anna")
+    order = resort.model("service_order").objects.filter(stay__guest__user__username="anna", status="new").first()
+    html = client.get(f"/p/my_orders/{order.pk}/").content.decode()
+    assert 'badge--state badge--info" data-state="new">New</span>' in html
+    assert f'action="/p/my_orders/{order.pk}/do/cancel/"' in html and "hx-post" not in html.split("History")[0]
