@@ -12,7 +12,7 @@ from ..fieldtypes import FieldType
 from ..writes import transitions_of
 from .actions import RowActions
 from .base import CabinetView, label, render
-from .states import StateCells
+from .states import StateCells, badge_class
 
 TIMELINE_SIZE = 20  # the most recent records; the API serves the whole history
 NO_VALUES = {FieldType.REF, FieldType.REFS, FieldType.JSON, FieldType.TEXT, FieldType.MARKDOWN, FieldType.IMAGE,
@@ -66,6 +66,7 @@ class DetailPage(RowActions, StateCells, CabinetView):
         model, currency = self.built.model(entity.name), spec.currency
         states = {s.name: label(s.label, self.built) for wf in writes.workflows_of(spec, entity.name)
                   for s in wf.states}
+        colors = {s.name: badge_class(s) for wf in writes.workflows_of(spec, entity.name) for s in wf.states}
         found = transitions_of(spec, entity.name)
         entries = []
         for item in writes.history(access, entity.name, obj.pk).reverse()[:TIMELINE_SIZE]:
@@ -91,6 +92,7 @@ class DetailPage(RowActions, StateCells, CabinetView):
                 "who": _("system") if seen["actor"] in (None, "system") else seen["actor"],
                 "from": states.get(seen["from_state"], seen["from_state"]),
                 "to": states.get(seen["to_state"], seen["to_state"]), "changes": changes,
+                "from_color": colors.get(seen["from_state"]), "to_color": colors.get(seen["to_state"]),
             })
         return entries
 

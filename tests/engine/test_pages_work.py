@@ -145,3 +145,19 @@ def test_detail_page_shows_the_badge_and_its_actions(resort, client):
     html = client.get(f"/p/my_orders/{order.pk}/").content.decode()
     assert 'badge--state badge--info" data-state="new">New</span>' in html
     assert f'action="/p/my_orders/{order.pk}/do/cancel/"' in html and "hx-post" not in html.split("History")[0]
+
+
+def test_menu_and_card_icons_are_drawn_from_the_sprite(resort, client):
+    from engine.icons import SPRITE_FILE, names
+    from engine.templatetags.cabinet_icons import icon
+
+    assert {"house", "bell", "receipt", "concierge-bell", "message-circle", "shopping-cart"} <= names()
+    assert SPRITE_FILE.stat().st_size > 100_000 and (SPRITE_FILE.parent / "LICENSE").read_text().startswith("ISC")
+    assert icon("no-such-icon") == "" and icon(None) == ""
+    login(client, "anna")
+    html = client.get("/p/home/").content.decode()
+    assert re.search(r'<a href="/p/home/" aria-current="page"><svg class="icon"[^>]*aria-hidden="true"[^>]*>'
+                     r'<use href="/static/cabinet/icons/lucide.svg#house"></use></svg>My stay', html)
+    client.logout()
+    login(client, "reception")
+    assert "lucide.svg#receipt" in client.get("/p/desk/").content.decode()  # the counter card's icon
