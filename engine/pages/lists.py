@@ -13,6 +13,7 @@ from ..fieldtypes import FieldType
 from . import params
 from .actions import RowActions
 from .base import CabinetView, label, render
+from .cards import card_items
 from .queues import bulk_buttons, state_tabs, tab_field
 from .states import StateCells
 
@@ -57,10 +58,11 @@ class ListPage(RowActions, StateCells, CabinetView):
                  "cells": list(zip(titles, [self.cell(entity, obj, f, currency, refs) for f in columns], strict=True))}
                 for obj in paged.object_list]
         form_page, bulk = self.site.form_page(access, entity.name), bulk_buttons(self, page)
+        cards = card_items(self, page, entity, rows, refs) if page.display == "cards" and page.card else None
         context = self.context(
             page, entity=entity, columns=[(f.name, label(f.label, self.built)) for f in columns], rows=rows,
             paged=paged, filters=filters, query=query, sort=sort, searchable=bool(page.search and searchable),
-            has_actions=any(row["actions"] for row in rows) or bool(bulk), tabs=tabs, bulk=bulk,
+            has_actions=any(row["actions"] for row in rows) or bool(bulk), tabs=tabs, bulk=bulk, cards=cards,
             create_url=reverse("page-new", args=[(form_page or page).name])
             if access.can(entity.name, "create") else None,
             empty=label(entity.plural, self.built),

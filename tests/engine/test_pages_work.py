@@ -161,3 +161,33 @@ def test_menu_and_card_icons_are_drawn_from_the_sprite(resort, client):
     client.logout()
     login(client, "reception")
     assert "lucide.svg#receipt" in client.get("/p/desk/").content.decode()  # the counter card's icon
+
+
+def test_services_show_as_cards_with_price_badge_description_and_the_order_button(resort, client):
+    login(client, "anna")
+    service = resort.model("service").objects.filter(available=True).exclude(description="").first()
+    html = client.get("/p/services/").content.decode()
+    cards = re.findall(r'<li class="card item-card">(.*?)</li>', html, re.S)
+    assert len(cards) == resort.model("service").objects.filter(available=True).count()
+    card = next(c for c in cards if f'href="/p/services/{service.pk}/"' in c)
+    assert f">{service.name}</a></h2>" in card and "EUR</strong>" in card
+    assert '<span class="badge badge--neutral">' in card  # the category
+    first_words = " ".join(service.description.replace("#", "").replace("*", "").split()[:3])
+    assert first_words in card
+    assert re.search(rf'<a class="button small button--primary" href="/p/order_service/new/\?service={service.pk}"'
+                     r' data-action="order_service"><svg[^>]*><use href="[^"]+#shopping-cart"></use></svg>Order</a>',
+                     card)
+    assert "<table" not in html
+
+
+def test_card_list_queries_do_not_grow_with_rows(resort, client):
+    login(client, "anna")
+    Service = resort.model("service")
+    client.get("/p/services/")
+    counts = []
+    for total in (3, 30):
+        Service.objects.bulk_create([Service(name=f"S{i}", price=1, description="**A** b") for i in range(total)])
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get("/p/services/").content.decode()
+        counts.append(len(ctx.captured_queries))
+    assert html.count('class="card item-card"') == 20 and counts[0] == counts[1]
