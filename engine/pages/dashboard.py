@@ -10,6 +10,7 @@ from ..expr import ExprError
 from ..fieldtypes import FieldType
 from ..writes import state_fields
 from .base import CabinetView, label, markdown_html, render
+from .charts import chart
 
 
 def card_rows(access, card):
@@ -66,6 +67,8 @@ class DashboardPage(CabinetView):
                 f = self.built.spec.entity(card.entity).field(card.field)
                 row = rows.first() if rows is not None else None
                 item["value"] = display(row, f, self.built.spec.currency, self.refs()) if row and f else "—"
+            elif card.kind == "chart":
+                item["chart"] = chart(self, card, rows) if rows is not None else None
             elif card.kind == "text":
                 item["html"] = markdown_html(label(card.text, self.built))
             elif card.kind == "shortcut" and not item["url"]:

@@ -49,5 +49,6 @@ def state_css(spec):
                 hexa = s.color[1:].lower()
                 r, g, b = (int(hexa[i:i + 2], 16) for i in (0, 2, 4))
                 ink = "#000" if (r * 299 + g * 587 + b * 114) / 1000 > 140 else "#fff"
-                rules[hexa] = f".badge--c{hexa}{{background:#{hexa};color:{ink}}}"
+                rules[hexa] = (f".badge--c{hexa}{{background:#{hexa};color:{ink}}}"
+                               f".chart-bar.badge--c{hexa},.chart-dot.badge--c{hexa}{{fill:#{hexa}}}")
     return "".join(rules.values())
