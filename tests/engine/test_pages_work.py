@@ -191,3 +191,14 @@ def test_card_list_queries_do_not_grow_with_rows(resort, client):
             html = client.get("/p/services/").content.decode()
         counts.append(len(ctx.captured_queries))
     assert html.count('class="card item-card"') == 20 and counts[0] == counts[1]
+
+
+def test_queue_and_bulk_speak_russian(resort, client):
+    login(client, "reception")
+    client.cookies.load({"django_language": "ru"})
+    html = client.get("/p/orders/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert 'aria-label="Статусы"' in html and "С отмеченными строками:" in html and ">Новый</span>" in html
+    new = resort.model("service_order").objects.filter(status="new").values_list("pk", flat=True)
+    done = client.post("/p/orders/bulk/", {"transition": "accept", "ids": list(new)}, follow=True,
+                       HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "«Принять»: выполнено для" in done and len(new) > 0
