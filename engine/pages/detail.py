@@ -46,10 +46,14 @@ class DetailPage(RowActions, StateCells, CabinetView):
                         .prefetch_related(*many)[:20])
             shown.load(rows, cols)
             target = self.site.detail_page(access, rel.entity)
+            home = self.site.row_page(access, rel.entity)  # the related rows' buttons post there
+            buttons = self.row_actions(home, other, rows, home) if home else {}
             related.append({
                 "title": label(rel.title, self.built), "columns": [label(f.label, self.built) for f in cols],
                 "rows": [{"cells": [self.cell(other, r, f, currency, shown) for f in cols],
-                          "url": reverse("page-row", args=[target.name, r.pk]) if target else None} for r in rows],
+                          "url": reverse("page-row", args=[target.name, r.pk]) if target else None,
+                          "actions": buttons.get(r.pk, [])} for r in rows],
+                "actions": any(buttons.values()),
             })
         actions = self.row_actions(page, entity, [obj], page).get(obj.pk, [])
         can_edit = access.queryset(entity.name, "update").filter(pk=obj.pk).exists() if access.can(

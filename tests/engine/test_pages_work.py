@@ -202,3 +202,15 @@ def test_queue_and_bulk_speak_russian(resort, client):
     done = client.post("/p/orders/bulk/", {"transition": "accept", "ids": list(new)}, follow=True,
                        HTTP_ACCEPT_LANGUAGE="ru").content.decode()
     assert "«Принять»: выполнено для" in done and len(new) > 0
+
+
+def test_stay_detail_lists_its_orders_with_their_buttons_for_reception(resort, client):
+    login(client, "reception")
+    order = resort.model("service_order").objects.filter(status="new").first()
+    html = client.get(f"/p/stay_detail/{order.stay_id}/").content.decode()
+    section = html[html.index('id="related-1"'):]
+    assert 'hx-trigger="cabinet-changed from:body" hx-select="#related-1"' in section
+    assert f'hx-post="/p/orders/{order.pk}/do/accept/"' in section and 'data-action="cancel"' in section
+    assert client.post(f"/p/orders/{order.pk}/do/accept/", HTTP_HX_REQUEST="true").status_code == 204
+    html = client.get(f"/p/stay_detail/{order.stay_id}/").content.decode()
+    assert f'/p/orders/{order.pk}/do/accept/' not in html and f'hx-post="/p/orders/{order.pk}/do/deliver/"' in html
