@@ -20,6 +20,7 @@ from .fieldtypes import BadDefault, FieldType, parse_value
 from .loader import path_text
 from .pages.form_checks import check_form_pages
 from .pages.page_checks import check_page_lists, page_names
+from .pages.work_checks import check_work
 from .rules.checks import check_rules
 from .spec import ACTIONS, USER, FieldSpec, Label
 from .validate import suggest
@@ -161,6 +162,7 @@ class Checker:
             self.check_page(page)
         check_chat_pages(self)
         check_form_pages(self)
+        check_work(self)
         self.check_workflows()
         check_timers(self)
         self.check_webhooks()

@@ -108,6 +108,7 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "themes"],
         "APP_DIRS": True,
         "OPTIONS": {
+            "builtins": ["engine.templatetags.cabinet_icons"],  # {% icon name %} in every template
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",

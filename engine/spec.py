@@ -235,7 +235,38 @@ class CardSpec:
     filter: Any = ()  # a tuple of (field, value) pairs, or an expression (text)
     limit: int = 5
     text: Label = Label()
+    icon: str | None = None
+    group_by: str | None = None  # chart: a choice, state or ref field, or a date field with ``period``
+    period: str | None = None
+    sum: str | None = None  # chart: the number field summed (else rows are counted)
+    chart: str = "bar"
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+
+@dataclass(frozen=True)
+class RowActionSpec:
+    """One action of a row on a list or detail page: open ``page`` (a form prefilled from the row, the row's
+    detail page or a list), or fire ``transition``."""
+
+    page: str | None = None
+    transition: str | None = None
+    label: Label = Label()
+    icon: str | None = None
+    prefill: tuple[tuple[str, str], ...] = ()  # (field of the target, 'id' or a field path of the row)
+    row: str | None = None  # the ref (path) of the row that leads to the target page's row
+    loc: Loc = dataclasses.field(default=Loc(), compare=False)
+
+
+@dataclass(frozen=True)
+class CardLayoutSpec:
+    """The fields a card list (``display: cards``) shows in each card, and its primary action."""
+
+    image: str | None = None
+    title: str | None = None
+    price: str | None = None
+    badge: str | None = None
+    description: str | None = None
+    action: Any = None  # the name (page or transition) or index of an entry of the page's ``actions``
 
 
 @dataclass(frozen=True)
@@ -292,6 +323,12 @@ class PageSpec:
     lines: tuple[LineSpec, ...] = ()  # form pages: child rows saved with the row
     where: str | None = None  # list: a fixed condition (an expression) on the rows shown
     export: tuple[str, ...] = ()  # list: the export formats offered (csv, xlsx)
+    actions: tuple[RowActionSpec, ...] = ()
+    transitions: tuple[str, ...] | None = None  # list: the inline transitions (None: every one the reader may do)
+    bulk: tuple[str, ...] = ()
+    states: bool = False
+    display: str = "table"
+    card: CardLayoutSpec | None = None
     loc: Loc = dataclasses.field(default=Loc(), compare=False)
 
 
@@ -620,9 +657,20 @@ def make_page(doc, name, data):
         cards=tuple(
             CardSpec(kind=c["kind"], title=Label.of(c.get("title")), entity=c.get("entity"), page=c.get("page"),
                      field=c.get("field"), filter=_card_filter(c.get("filter")), limit=c.get("limit", 5),
-                     text=Label.of(c.get("text")), loc=doc.loc((*path, "cards", i)))
+                     text=Label.of(c.get("text")), icon=c.get("icon"), group_by=c.get("group_by"),
+                     period=c.get("period"), sum=c.get("sum"), chart=c.get("chart", "bar"),
+                     loc=doc.loc((*path, "cards", i)))
             for i, c in enumerate(data.get("cards", ()))
         ),
+        actions=tuple(
+            RowActionSpec(page=a.get("page"), transition=a.get("transition"), label=Label.of(a.get("label")),
+                          icon=a.get("icon"), prefill=tuple((a.get("prefill") or {}).items()), row=a.get("row"),
+                          loc=doc.loc((*path, "actions", i)))
+            for i, a in enumerate(data.get("actions", ()))
+        ),
+        transitions=tuple(data["transitions"]) if "transitions" in data else None, bulk=_tuple(data.get("bulk")),
+        states=data.get("states", False), display=data.get("display", "table"),
+        card=CardLayoutSpec(**data["card"]) if "card" in data else None,
         loc=doc.loc(path, key=True),
     )
 

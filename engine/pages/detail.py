@@ -11,10 +11,11 @@ from django.utils.translation import gettext as _
 from .. import writes
 from ..display import display, row_title
 from ..fieldtypes import FieldType
-from ..workflows.runtime import available
 from ..writes import transitions_of
+from .actions import RowActions
 from .base import CabinetView, label, render
 from .paths import Columns, PathError, resolve
+from .states import StateCells, badge_class
 
 RELATED_COLUMNS, RELATED_ROWS = 5, 20  # a related list shows its first rows; its own page shows them all
 TIMELINE_SIZE = 20  # the most recent records; the API serves the whole history
@@ -22,7 +23,7 @@ NO_VALUES = {FieldType.REF, FieldType.REFS, FieldType.JSON, FieldType.TEXT, Fiel
              FieldType.FILE}  # named in the timeline, their values not shown
 
 
-class DetailPage(CabinetView):
+class DetailPage(RowActions, StateCells, CabinetView):
     def detail(self, page, pk, status=200, edit_url=False):
         """The row ``pk`` of the page's entity; ``edit_url`` replaces the edit link (a record page's)."""
         entity, access = self.entity(page), self.access
@@ -37,14 +38,14 @@ class DetailPage(CabinetView):
         obj = access.get(entity.name, pk, "view", refine=lambda qs: reduce(
             lambda q, part: part[1].select(q), parts, qs.select_related(*title_refs)))
         shown.load([obj], [entity.field(n) for n in visible])
-        groups = []
+        groups, show = [], self.shows()  # workflow states as their badges
         for section_title, columns in parts:
             columns.load([obj])
-            groups.append((section_title, list(zip((c.title for c in columns), columns.cells(obj, currency),
+            groups.append((section_title, list(zip((c.title for c in columns), columns.cells(obj, currency, show),
                                                    strict=True))))
         related = [found for rel in (page.related if page.kind in ("detail", "record") else ())
                    if (found := self.related(rel, obj, shown)) is not None]
-        actions = [self.action_item(page, obj, name, t) for name, t in available(access, entity.name, obj).items()]
+        actions = self.row_actions(page, entity, [obj], page).get(obj.pk, [])
         can_edit = access.queryset(entity.name, "update").filter(pk=obj.pk).exists() if access.can(
             entity.name, "update") else False
         title = row_title(obj, entity, visible, currency, shown)
@@ -69,10 +70,15 @@ class DetailPage(CabinetView):
         rows = list(columns.select(access.queryset(rel.entity, "list").filter(**{via.lookup: obj}))[:RELATED_ROWS])
         columns.load(rows)
         target = self.site.detail_page(access, rel.entity)
+        home = self.site.row_page(access, rel.entity)  # the related rows' buttons post there
+        buttons = self.row_actions(home, spec.entity(rel.entity), rows, home) if home else {}
+        show = self.shows()
         return {
             "title": label(rel.title, self.built), "columns": [c.title for c in columns],
-            "rows": [{"cells": columns.cells(r, spec.currency),
-                      "url": reverse("page-row", args=[target.name, r.pk]) if target else None} for r in rows],
+            "rows": [{"cells": columns.cells(r, spec.currency, show),
+                      "url": reverse("page-row", args=[target.name, r.pk]) if target else None,
+                      "actions": buttons.get(r.pk, [])} for r in rows],
+            "actions": any(buttons.values()),
         }
 
     def timeline(self, entity, obj):
@@ -81,6 +87,7 @@ class DetailPage(CabinetView):
         model, currency = self.built.model(entity.name), spec.currency
         states = {s.name: label(s.label, self.built) for wf in writes.workflows_of(spec, entity.name)
                   for s in wf.states}
+        colors = {s.name: badge_class(s) for wf in writes.workflows_of(spec, entity.name) for s in wf.states}
         found = transitions_of(spec, entity.name)
         entries = []
         for item in writes.history(access, entity.name, obj.pk).reverse()[:TIMELINE_SIZE]:
@@ -106,6 +113,7 @@ class DetailPage(CabinetView):
                 "who": _("system") if seen["actor"] in (None, "system") else seen["actor"],
                 "from": states.get(seen["from_state"], seen["from_state"]),
                 "to": states.get(seen["to_state"], seen["to_state"]), "changes": changes,
+                "from_color": colors.get(seen["from_state"]), "to_color": colors.get(seen["to_state"]),
             })
         return entries
 

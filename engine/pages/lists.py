@@ -17,13 +17,14 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from .. import content
-from ..workflows.runtime import guarded
-from ..writes import allowed as transition_allowed
-from ..writes import transitions_of
 from . import params
+from .actions import RowActions
 from .base import CabinetView, label, render
+from .cards import card_items
 from .filters import apply_filters
 from .paths import Columns
+from .queues import bulk_buttons, state_tabs, tab_field
+from .states import StateCells
 
 COLUMNS = 8  # a list shows at most this many columns
 
@@ -39,6 +40,7 @@ class Listing:
     query: str
     sort: str
     searchable: bool
+    tabs: list  # a list with ``states: true``: its state tabs with their counts (queues.state_tabs)
 
     @property
     def filtered(self):
@@ -61,11 +63,13 @@ def listing(view, page, limit=COLUMNS):
     rows = access.queryset(entity.name, "list")
     if page.where:
         rows = rows.filter(access.policy.expression(page.where, entity.name).q(access.env))
-    rows, filters = apply_filters(view, entity, page.filters, rows)
+    tab = tab_field(view.built.spec, page)  # the state tabs filter the state field, not a select
+    rows, filters = apply_filters(view, entity, [n for n in page.filters if n != tab], rows)
     searchable = content.search_names(entity, [n for n in entity.search if n in visible])  # every language
     query = params.text(request, "q")
     if page.search and searchable and query:
         rows = rows.filter(reduce(or_, (Q(**{f"{n}__icontains": query}) for n in searchable)))
+    rows, tabs = state_tabs(view, page, rows)
     sortable = {c.name: c.path.lookup for c in columns if c.path.is_plain or (
         c.path.field.stored and all(unscoped(access, hop.to) for _, hop in c.path.hops))}
     sort = params.sort(request, sortable)
@@ -74,7 +78,7 @@ def listing(view, page, limit=COLUMNS):
         # A translated text of the row itself sorts in the reader's language.
         rows = rows.order_by(content.order_key(entity, lookup) if "__" not in lookup else lookup, "-id")
     return Listing(entity, columns, columns.select(rows), filters, query, sort,
-                   bool(page.search and searchable))
+                   bool(page.search and searchable), tabs)
 
 
 def clean_query(request):
@@ -84,7 +88,7 @@ def clean_query(request):
     return None if len(kept) == len(pairs) else urlencode(kept)
 
 
-class ListPage(CabinetView):
+class ListPage(RowActions, StateCells, CabinetView):
     def kind_list(self, page):
         cleaned = clean_query(self.request)
         if cleaned is not None and not getattr(self.request, "htmx", False):
@@ -97,17 +101,20 @@ class ListPage(CabinetView):
         detail = self.site.detail_page(access, entity.name) or page
         currency = self.built.spec.currency
         titles = [c.title for c in columns]
-        actions = self.row_actions(entity, detail, objs)
+        actions = self.row_actions(page, entity, objs, detail)
+        show = self.shows()  # workflow states as their badges
         rows = [{"obj": obj, "url": reverse("page-row", args=[detail.name, obj.pk]), "actions": actions.get(obj.pk, []),
-                 "cells": list(zip(titles, columns.cells(obj, currency), strict=True))}
+                 "cells": list(zip(titles, columns.cells(obj, currency, show), strict=True))}
                 for obj in objs]
-        form_page = self.site.form_page(access, entity.name)
+        form_page, bulk = self.site.form_page(access, entity.name), bulk_buttons(self, page)
+        cards = card_items(self, page, entity, rows, columns.refs) if page.display == "cards" and page.card else None
         keep = [(k, v) for k, values in self.request.GET.lists() for v in values
                 if v != "" and k not in ("page", "sort")]
         context = self.context(
             page, entity=entity, columns=[(c.name, c.title) for c in columns], rows=rows,
             paged=paged, filters=found.filters, query=found.query, sort=found.sort, searchable=found.searchable,
-            has_actions=any(row["actions"] for row in rows), filtered=found.filtered,
+            has_actions=any(row["actions"] for row in rows) or bool(bulk), filtered=found.filtered,
+            tabs=found.tabs, bulk=bulk, cards=cards,
             keep=urlencode(keep) + "&" if keep else "", exports=self.export_links(page),
             create_url=reverse("page-new", args=[(form_page or page).name])
             if access.can(entity.name, "create") else None,
@@ -125,18 +132,3 @@ class ListPage(CabinetView):
         query = self.request.GET.urlencode() if query is None else query
         return [(fmt, reverse("page-export", args=[page.name, fmt]) + (f"?{query}" if query else ""))
                 for fmt in page.export]
-
-    def row_actions(self, entity, page, rows):
-        """Workflow buttons per row of a list page: one query per transition, whatever the rows."""
-        ids = [row.pk for row in rows]
-        found = {}
-        for name, (wf, t) in transitions_of(self.built.spec, entity.name).items():
-            if not ids or not transition_allowed(self.access, entity.name, name):
-                continue
-            rows_in = self.access.queryset(entity.name, name).filter(pk__in=ids)
-            allowed = set(guarded(self.access, entity.name, t, rows_in).values_list("pk", flat=True))
-            for row in rows:
-                if row.pk in allowed and getattr(row, wf.field) in t.sources:
-                    found.setdefault(row.pk, []).append(self.action_item(page, row, name, t))
-        return found
-

@@ -265,6 +265,7 @@ class Columns:
                              Refs(self.access, self.spec, currency, nested=True))
         return show(target, f, currency, self.refs)
 
-    def cells(self, row, currency):
-        """The cells of ``row``: ``display.cell`` of each column ("" where the path is out of scope)."""
-        return [self.value(row, column, currency, cell) for column in self.columns]
+    def cells(self, row, currency, show=cell):
+        """The cells of ``row``: ``show`` (``display.cell`` unless given) of each column ("" where the path is
+        out of scope)."""
+        return [self.value(row, column, currency, show) for column in self.columns]

@@ -92,6 +92,7 @@ class PageSite:
             path("p/<slug:page>/<int:pk>/", views.PageView.as_view(**kwargs), name="page-row"),
             path("p/<slug:page>/export/<slug:fmt>/", views.ExportView.as_view(**kwargs), name="page-export"),
             path("p/<slug:page>/<int:pk>/edit/", views.FormView.as_view(**kwargs), name="page-edit"),
+            path("p/<slug:page>/bulk/", views.BulkView.as_view(**kwargs), name="page-bulk"),
             path("p/<slug:page>/<int:pk>/do/<slug:transition>/", views.TransitionView.as_view(**kwargs),
                  name="page-transition"),
             path("p/<slug:page>/c/<int:conv>/", views.ConversationView.as_view(**kwargs), name="chat-conversation"),

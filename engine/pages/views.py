@@ -18,10 +18,12 @@ from .info import InfoPage
 from .lists import ListPage
 from .profile import ProfileView
 from .pwa import icon, manifest, offline, service_worker
+from .queues import BulkView
 from .record import RecordPage
 from .transitions import TransitionView
 
-__all__ = ["CabinetView", "ConversationActionView", "ConversationView", "ExportView", "FormView", "HomeView",
+__all__ = ["BulkView", "CabinetView", "ConversationActionView", "ConversationView", "ExportView", "FormView",
+           "HomeView",
            "LoginRequired", "MessageActionView", "PageView", "ProfileView", "StartView", "TicketRowView",
            "TransitionView", "icon", "manifest", "offline", "service_worker"]
 

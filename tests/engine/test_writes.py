@@ -357,7 +357,9 @@ def test_the_detail_page_shows_the_rows_history(shop, client):
     html = client.get(f"/p/purchase_detail/{order.pk}/").content.decode()
     timeline = html[html.index('<ol class="timeline">'):]
     assert timeline.count('<p class="when">') == 3  # created, quantity changed, accepted; not the secret edit
-    assert "Accept</strong> <span class=\"states\">New → Accepted</span>" in timeline
+    assert re.search(r'Accept</strong> <span class="states"><span class="badge badge--state badge--\w+">New</span>'
+                     r' <span aria-hidden="true">→</span><span class="visually-hidden">to</span> '
+                     r'<span class="badge badge--state badge--\w+">Accepted</span>', timeline)
     assert "Quantity: 1 → 3" in timeline and "by clerk" in timeline and "hidden change" not in html
     assert "<li>Status: New</li>" in timeline  # stored values shown as the page shows the field (a choice's label)
     client.cookies.load({"django_language": "ru"})
