@@ -162,11 +162,11 @@ def test_an_empty_result_says_the_filters_hid_the_rows(resort, client):
 
 def test_sort_and_paging_links_keep_the_filters(resort, client):
     login(client, "reception")
-    Service = resort.model("service")
-    Service.objects.bulk_create([Service(name=f"Extra {i:02d}", price=i, category="spa") for i in range(30)])
-    html = client.get("/p/services/?category=spa&sort=-price").content.decode()
-    assert "?category=spa&amp;sort=-price&amp;page=2" in html
-    assert "?category=spa&amp;sort=price" in html
+    Entry, guest = resort.model("points_entry"), resort.model("guest").objects.first()
+    Entry.objects.bulk_create([Entry(guest=guest, points=i + 1, reason="order") for i in range(30)])
+    html = client.get("/p/points/?points_min=1&sort=-points").content.decode()  # (a table: services are cards)
+    assert "?points_min=1&amp;sort=-points&amp;page=2" in html
+    assert "?points_min=1&amp;sort=points" in html
 
 
 def test_a_where_condition_fixes_the_rows_of_a_list(publish_yaml, client):
