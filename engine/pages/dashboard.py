@@ -82,7 +82,7 @@ class DashboardPage(CabinetView):
     def recent_rows(self, card, rows):
         """(title, url) of the card's latest rows; titles show refs only when the reader may view them."""
         access, entity = self.access, self.built.spec.entity(card.entity)
-        detail = self.site.detail_page(access, card.entity)
+        detail = self.site.row_page(access, card.entity)  # its detail page, else a list's row page
         visible = access.visible_fields(card.entity)
         refs = [n for n in visible if entity.field(n).type is FieldType.REF]
         rows = list(rows.select_related(*refs)[: card.limit])
