@@ -329,9 +329,9 @@ class Access:
         return () if value is None else (value,)
 
     def _unlinked(self, entity, field, current):
-        """The accounts a profile row (a unique ref to the user) may be linked to: the members of the roles
-        that own such rows (scope ``own`` through this field) with no such row yet that are not staff (no
-        staff role's group, no admin flag), plus the row's own account.
+        """The accounts a profile row (a unique ref to the user, the entity's owner) may be linked to: the
+        members of the non-staff roles with rights on the entity, with no such row yet, that are not staff
+        (no staff role's group, no admin flag), plus the row's own account.
 
         Reception creating a guest picks among guests' accounts without a guest record: never guardian's
         anonymous account, a colleague, or an account another guest row already holds.
@@ -340,9 +340,10 @@ class Access:
         if not self.user.is_authenticated:
             return User._default_manager.none()
         ep = self.entity(entity)
-        # whose profile this is: members of the non-staff roles that see their own rows through this field
+        # whose profile this is: members of the non-staff roles that have rights on the entity it links to
+        # (a guest's own record; a company's employees, which their colleagues see by company)
         owners = {role.group for role in self.policy.built.spec.roles if not role.staff
-                  and ep.entity.owner == field and role.name in ep.rules and ep.rules[role.name].scope == "own"}
+                  and ep.entity.owner == field and role.name in ep.rules}
         members = User.groups.through.objects.filter(group__name__in=owners).values("user_id")
         taken = ep.model._base_manager.filter(**{f"{field}__isnull": False}).values(field)
         staff = User.groups.through.objects.filter(

@@ -223,9 +223,11 @@ def create_body(built, entity, user, editable):
         if f.type in (FieldType.REF, FieldType.REFS):
             if f.to == USER:
                 target = user.pk
-                if f.unique:  # the caller has a profile already: pick a fresh member of the caller's group
+                if f.unique:  # a profile link: a fresh account of the roles owning such rows (access.ref_choices)
                     fresh = get_user_model().objects.create_user(f"fresh{next(counter)}")
-                    fresh.groups.set(user.groups.all())
+                    owners = [r.group for r in built.spec.roles if not r.staff and r.grant(entity.name)
+                              and entity.owner == name]
+                    fresh.groups.set(Group.objects.filter(name__in=owners) if owners else user.groups.all())
                     target = fresh.pk
             else:
                 rows = list(built.model(f.to).objects.order_by("pk"))

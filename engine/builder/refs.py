@@ -125,19 +125,49 @@ class Refs:
             if changed:
                 self.ws.touch(file)
 
+    def _seq_paths(self, seq, start, entity, old, new):
+        """Rewrite (or drop) the fields and paths along refs (``stay.guest.full_name``) of a list read from
+        entity ``start`` that pass through ``entity.old``."""
+        if not isinstance(seq, list) or not start:
+            return False
+        changed = False
+        for i in range(len(seq) - 1, -1, -1):
+            item = seq[i]
+            if not isinstance(item, str):
+                continue
+            sign = "-" if item.startswith("-") else ""
+            rewritten = self.path_rewrite(start, item[len(sign):], entity, old, new)
+            if rewritten == "":
+                del seq[i]
+            elif rewritten:
+                seq[i] = sign + rewritten
+            changed |= rewritten is not None
+        return changed
+
+    def _value_path(self, mapping, key, start, entity, old, new):
+        """``_seq_paths`` for one value (a calendar's ``date_field``, a related list's ``via``)."""
+        if not isinstance(mapping, dict) or not isinstance(mapping.get(key), str) or not start:
+            return False
+        rewritten = self.path_rewrite(start, mapping[key], entity, old, new)
+        if rewritten == "":
+            delete_key(mapping, key)
+        elif rewritten:
+            mapping[key] = rewritten
+        return rewritten is not None
+
     def _in_pages(self, entity, old, new):
         for _, file, page in self.each("pages"):
-            changed = False
-            if page.get("entity") == entity:
-                for key in ("columns", "filters", "fields"):
-                    changed |= _seq_replace(page.get(key), old, new)
-                changed |= _value_replace(page, "date_field", old, new)
-                for section in page.get("sections") or []:
-                    changed |= isinstance(section, dict) and _seq_replace(section.get("fields"), old, new)
+            changed, start = False, page.get("entity")
+            for key in ("columns", "filters", "fields"):
+                changed |= self._seq_paths(page.get(key), start, entity, old, new)
+            changed |= self._value_path(page, "date_field", start, entity, old, new)
+            for section in page.get("sections") or []:
+                changed |= isinstance(section, dict) and self._seq_paths(section.get("fields"), start, entity, old,
+                                                                         new)
             for related in page.get("related") or []:
-                if isinstance(related, dict) and related.get("entity") == entity:
-                    changed |= _seq_replace(related.get("columns"), old, new)
-                    changed |= _value_replace(related, "via", old, new)
+                if isinstance(related, dict):
+                    changed |= self._seq_paths(related.get("columns"), related.get("entity"), entity, old, new)
+                    changed |= self._value_path(related, "via", related.get("entity"), entity, old, new)
             for card in page.get("cards") or []:
                 if isinstance(card, dict) and card.get("entity") == entity:
                     changed |= _value_replace(card, "field", old, new)
