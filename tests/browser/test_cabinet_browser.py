@@ -70,8 +70,8 @@ def test_guest_on_a_phone(demo, live_server, browser):
     shot(page, "3-detail")
 
     page.goto(f"{live_server.url}/p/order_service/new/")
-    page.select_option("#id_stay", index=1)
-    page.select_option("#id_service", label="Champagne to the room")
+    assert page.locator("#id_stay").get_attribute("type") == "hidden"  # her one current stay, shown as text
+    page.select_option("#id_service", label="Champagne to the room · 65.00 EUR")  # choices show the price
     page.fill("#id_quantity", "0")
     page.click("main button[type=submit]")
     assert page.locator(".field.invalid .error").first.inner_text() == "Ensure this value is greater than or equal to 1."
@@ -166,6 +166,7 @@ def test_a_duplicate_with_a_forced_field_is_a_form_error_on_a_phone(publish_yaml
     me.groups.add(Group.objects.get_or_create(name="client")[0])
     built.model("customer").objects.create(user=me, name="Me")
     built.model("product").objects.create(name="Green tea")
+    built.model("product").objects.create(name="Black tea")  # two choices: a select (one is shown fixed)
     context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2, locale="en-US")
     page = context.new_page()
     page.goto(f"{live_server.url}/accounts/login/")
