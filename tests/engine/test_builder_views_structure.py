@@ -62,9 +62,9 @@ def test_each_roles_menus_appear_as_the_cabinet_shows_them(boss):
     assert re.search(r'data-parent="my_orders"[^>]*>\s*<li>\s*<div class="m-item" data-page="order_service"', page)
     assert menu(page, "user") == ["about", "my_details"]
     staff = text(client.get("/builder/pages/?role=reception"))
-    # pages without an order (0) come first, by name, as in the cabinet
-    assert menu(staff, "main") == ["desk", "excursion_bookings", "guests", "inbox", "points", "services",
-                                   "excursions", "stays"]
+    # by order, then by name, as in the cabinet
+    assert menu(staff, "main") == ["desk", "orders", "services", "bookings", "excursions", "inbox", "guests",
+                                   "excursion_bookings", "stays", "points"]
     assert "menu-order" not in page  # browsing: no reordering forms
 
 
@@ -77,8 +77,8 @@ def test_moving_a_menu_item_with_the_buttons_reorders_that_menu_only(boss):
     page = text(client.get(f"/builder/d/{draft.pk}/pages/?role=guest"))
     assert menu(page, "main")[:4] == ["home", "services", "excursions", "my_orders"]
     staff = text(client.get(f"/builder/d/{draft.pk}/pages/?role=reception"))
-    assert menu(staff, "main") == ["desk", "excursion_bookings", "guests", "inbox", "points", "services",
-                                   "excursions", "stays"]
+    assert menu(staff, "main") == ["desk", "orders", "services", "bookings", "excursions", "inbox", "guests",
+                                   "excursion_bookings", "stays", "points"]  # reception's menu as it was
     assert spec_of(draft).page("excursions").order < spec_of(draft).page("my_orders").order
     assert draft.edits[-1]["op"] == "order_menu"
 
