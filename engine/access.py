@@ -329,7 +329,7 @@ class Access:
         return () if value is None else (value,)
 
     def _unlinked(self, entity, field, current):
-        """The accounts a profile row (a unique ref to the user, the entity's owner) may be linked to: the
+        """The accounts a profile row (a unique ref to the user) may be linked to: the
         members of the non-staff roles with rights on the entity, with no such row yet, that are not staff
         (no staff role's group, no admin flag), plus the row's own account.
 
@@ -342,8 +342,7 @@ class Access:
         ep = self.entity(entity)
         # whose profile this is: members of the non-staff roles that have rights on the entity it links to
         # (a guest's own record; a company's employees, which their colleagues see by company)
-        owners = {role.group for role in self.policy.built.spec.roles if not role.staff
-                  and ep.entity.owner == field and role.name in ep.rules}
+        owners = {role.group for role in self.policy.built.spec.roles if not role.staff and role.name in ep.rules}
         members = User.groups.through.objects.filter(group__name__in=owners).values("user_id")
         taken = ep.model._base_manager.filter(**{f"{field}__isnull": False}).values(field)
         staff = User.groups.through.objects.filter(

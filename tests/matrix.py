@@ -225,8 +225,7 @@ def create_body(built, entity, user, editable):
                 target = user.pk
                 if f.unique:  # a profile link: a fresh account of the roles owning such rows (access.ref_choices)
                     fresh = get_user_model().objects.create_user(f"fresh{next(counter)}")
-                    owners = [r.group for r in built.spec.roles if not r.staff and r.grant(entity.name)
-                              and entity.owner == name]
+                    owners = [r.group for r in built.spec.roles if not r.staff and r.grant(entity.name)]
                     fresh.groups.set(Group.objects.filter(name__in=owners) if owners else user.groups.all())
                     target = fresh.pk
             else:

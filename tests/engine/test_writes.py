@@ -397,30 +397,34 @@ def test_the_admin_refuses_a_direct_status_change(shop, client, recorder):
 
 def test_ref_choices_are_what_pages_admin_and_api_all_accept(shop, client):
     """One policy method: the accounts a form offers for a user ref are exactly those the API and the admin
-    accept (here: the clerk's colleagues and the accounts of customers they see, never anyone else)."""
+    accept. A customer is a profile (a unique ref to the user): the clerk may link the buyers' accounts that
+    have no customer yet, never a colleague, an outsider or an account already linked."""
     built, ann, clerk, customer = shop
     User = get_user_model()
-    colleagues = [User.objects.create_user(f"colleague{i}") for i in range(3)]
-    for user in colleagues:
-        user.groups.add(Group.objects.get(name="clerk"))
+    buyers = [User.objects.create_user(f"buyer{i}") for i in range(3)]
+    for user in buyers:
+        user.groups.add(Group.objects.get(name="buyer"))
+    colleague = User.objects.create_user("colleague", is_staff=True)
+    colleague.groups.add(Group.objects.get(name="clerk"))
     outsider = User.objects.create_user("outsider")
     choices = set(access(built, clerk).ref_choices("customer", "user").values_list("pk", flat=True))
-    assert choices == {ann.pk, clerk.pk, *(u.pk for u in colleagues)}
+    assert choices == {u.pk for u in buyers}  # not ann (linked), the clerks, the outsider
     client.force_login(clerk)
     form = client.get("/p/customer_form/new/").content.decode()
     offered = {int(pk) for pk in re.findall(r'<option value="(\d+)"', form)}
-    assert offered == choices and outsider.pk not in offered
+    assert offered == choices
     api = APIClient()
     api.force_authenticate(clerk)
-    refused = api.post("/api/customer/", {"user": outsider.pk, "name": "Out"}, format="json")
-    assert refused.status_code == 400 and refused.data["user"][0]["code"] == "does_not_exist"
-    assert api.post("/api/customer/", {"user": colleagues[0].pk, "name": "C0"}, format="json").status_code == 201
+    for wrong in (outsider, colleague, ann):
+        refused = api.post("/api/customer/", {"user": wrong.pk, "name": "Out"}, format="json")
+        assert refused.status_code == 400 and refused.data["user"][0]["code"] == "does_not_exist"
+    assert api.post("/api/customer/", {"user": buyers[0].pk, "name": "C0"}, format="json").status_code == 201
     admin_out = client.post("/admin/cabinet/customer/add/", {"user": outsider.pk, "name": "Out"})
     assert admin_out.status_code == 200 and "Select a valid choice" in admin_out.content.decode()
-    assert client.post("/admin/cabinet/customer/add/", {"user": colleagues[1].pk, "name": "C1"}).status_code == 302
+    assert client.post("/admin/cabinet/customer/add/", {"user": buyers[1].pk, "name": "C1"}).status_code == 302
     page_out = client.post("/p/customer_form/new/", {"user": outsider.pk, "name": "Out"})
     assert page_out.status_code == 400
-    assert client.post("/p/customer_form/new/", {"user": colleagues[2].pk, "name": "C2"}).status_code == 302
+    assert client.post("/p/customer_form/new/", {"user": buyers[2].pk, "name": "C2"}).status_code == 302
     assert not built.model("customer").objects.filter(user=outsider).exists()
 
 
