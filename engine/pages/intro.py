@@ -33,10 +33,15 @@ SESSION_KEY = "cabinet_intro"
 
 def on_login(sender, request, user, **kwargs):
     """At login, note in the session an intro this user has never been shown (and record it as shown)."""
-    from ..registry import registry
+    from ..registry import RegistryNotReady, registry
 
-    built = getattr(request, "solution", None) or registry.active
-    if request is None or built is None or not hasattr(request, "session"):
+    if request is None or not hasattr(request, "session"):
+        return
+    try:
+        built = getattr(request, "solution", None) or registry.active
+    except RegistryNotReady:  # nothing published yet (an admin signing in to publish the first version)
+        return
+    if built is None:
         return
     key, _steps = intro_for(built.policy.for_user(user), built.spec)
     if key is not None and IntroSeen.objects.get_or_create(user=user, intro=key)[1]:
